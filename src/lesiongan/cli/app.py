@@ -1,0 +1,69 @@
+"""The ``lesiongan`` entry point: command groups and error handling."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+import lesiongan
+from lesiongan.cli import data as data_cmds
+from lesiongan.cli import demo as demo_cmds
+from lesiongan.cli import pending
+from lesiongan.cli.console import err, print_problems
+from lesiongan.errors import LesionganError, ProblemsFound
+
+app = typer.Typer(
+    name="lesiongan",
+    help=(
+        "GAN-synthesized training images against label scarcity and class imbalance in "
+        "dermoscopy classification.\n\n"
+        "Pipeline: data synth/prepare -> gan train -> gan sample -> classify train -> eval -> "
+        "experiment. Every stage reads directories written by earlier stages and writes a new one."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(data_cmds.app, name="data")
+for group in pending.GROUPS:
+    app.add_typer(pending.build_group(group), name=group.name)
+app.command("demo")(demo_cmds.demo)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lesiongan {lesiongan.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log library messages (INFO) to stderr."),
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code (the console script passes it to ``sys.exit``).
+
+    Usage errors, ``--help`` and Ctrl-C are handled by typer/click as usual (exit 2, 0, 1);
+    LesionganError becomes one line on stderr with its exit code.
+    """
+    try:
+        app(args=argv, prog_name="lesiongan")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except ProblemsFound as exc:
+        print_problems(exc.problems)
+        err.print(f"lesiongan: error: {exc}", markup=False)
+        return exc.exit_code
+    except LesionganError as exc:
+        err.print(f"lesiongan: error: {exc}", markup=False)
+        return exc.exit_code
+    return 0

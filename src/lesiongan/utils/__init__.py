@@ -1,0 +1,1 @@
+"""Cross-cutting helpers: output directories, provenance, hashing."""

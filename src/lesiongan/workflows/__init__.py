@@ -1,0 +1,1 @@
+"""Multi-stage workflows built from the stages (the demo; later the experiments)."""
