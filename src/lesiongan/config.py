@@ -38,7 +38,9 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         try:
             out[key] = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({exc.__class__.__name__})") from None
+            raise ConfigError(
+                f"--set {item!r}: value is not valid YAML ({exc.__class__.__name__})"
+            ) from None
     return out
 
 
@@ -97,7 +99,9 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values, got {type(loaded).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of keys to values, got {type(loaded).__name__}"
+        )
     return loaded
 
 

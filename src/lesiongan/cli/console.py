@@ -37,18 +37,36 @@ class _Rate(TextColumn):
 
 @contextlib.contextmanager
 def progress_bar(description: str, unit: str = "img") -> Iterator[ProgressFn]:
-    """A progress bar on stderr; yields the ``progress(done, total)`` callback library code takes."""
+    """A progress bar on stderr; yields the ``progress(done, total)`` callback library code takes.
+
+    The bar appears at the first callback, so a stage that fails while checking its inputs
+    prints only its error line.
+    """
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-        _Rate(unit), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        _Rate(unit),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task(description, total=None)
+    progress = Progress(*columns, console=err, transient=False)
+    task = None
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            progress.start()
+            task = progress.add_task(description, total=total)
+        progress.update(task, completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if task is not None:
+            progress.stop()
 
 
 def print_problems(problems: Sequence[object], limit: int | None = None) -> None:

@@ -17,9 +17,13 @@ WORKERS_HELP = "Worker processes (default: all CPUs)."
 
 @app.command()
 def synth(
-    out_dir: Path = typer.Argument(..., metavar="OUT", help="Directory to create (ISIC 2017 layout)."),
+    out_dir: Path = typer.Argument(
+        ..., metavar="OUT", help="Directory to create (ISIC 2017 layout)."
+    ),
     n: int = typer.Option(2000, "--n", help="Number of images (ISIC 2017 class proportions)."),
-    size: int = typer.Option(256, "--size", help="Image height in px; width is 4/3 of it, as in ISIC."),
+    size: int = typer.Option(
+        256, "--size", help="Image height in px; width is 4/3 of it, as in ISIC."
+    ),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same images."),
     workers: int | None = typer.Option(None, "--workers", help=WORKERS_HELP),
     force: bool = typer.Option(False, "--force", help="Replace OUT if it exists."),
@@ -38,13 +42,16 @@ def synth(
     with progress_bar("synth") as progress:
         result = run_synth(out_dir, config, force=force, workers=workers, progress=progress)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
-    out.print(f"wrote {sum(result.counts.values())} images to {result.out} ({counts}; {result.n_hair} with hair)")
+    n_images = sum(result.counts.values())
+    out.print(f"wrote {n_images} images to {result.out} ({counts}; {result.n_hair} with hair)")
 
 
 @app.command()
 def inspect(
     src: Path = typer.Argument(..., metavar="SRC", help="Source dataset directory."),
-    format: str = typer.Option("auto", "--format", help="auto, isic2017, ham10000, isic-onehot or folder."),
+    format: str = typer.Option(
+        "auto", "--format", help="auto, isic2017, ham10000, isic-onehot or folder."
+    ),
     size: int = typer.Option(256, "--size", help="Report images smaller than this (px)."),
     quick: bool = typer.Option(False, "--quick", help="Read image headers only (no full decode)."),
     workers: int | None = typer.Option(None, "--workers", help=WORKERS_HELP),
@@ -56,7 +63,9 @@ def inspect(
     from lesiongan.data.inspect import run_inspect
 
     with progress_bar("inspect") as progress:
-        report = run_inspect(src, format, size, decode=not quick, workers=workers, progress=progress)
+        report = run_inspect(
+            src, format, size, decode=not quick, workers=workers, progress=progress
+        )
     table = Table(title=f"{report.root}  ({report.format}, {report.n_images} images)")
     table.add_column("class")
     splits = list(report.counts)
@@ -71,8 +80,10 @@ def inspect(
     out.print(table)
     if report.width_range:
         (w0, w1), (h0, h1) = report.width_range, report.height_range
-        out.print(f"image size: width {w0}-{w1} px, height {h0}-{h1} px"
-                  + ("" if report.decoded else " (headers only)"))
+        out.print(
+            f"image size: width {w0}-{w1} px, height {h0}-{h1} px"
+            + ("" if report.decoded else " (headers only)")
+        )
     if report.problems:
         err.print(f"{len(report.problems)} problem(s):", markup=False)
         print_problems(report.problems)
@@ -82,17 +93,29 @@ def inspect(
 
 @app.command()
 def prepare(
-    src: Path = typer.Argument(..., metavar="SRC", help="Source dataset directory (never written to)."),
+    src: Path = typer.Argument(
+        ..., metavar="SRC", help="Source dataset directory (never written to)."
+    ),
     out_dir: Path = typer.Option(..., "--out", help="Prepared dataset directory to create."),
-    size: int | None = typer.Option(None, "--size", help="Side of the square output images, px [default: 256]."),
+    size: int | None = typer.Option(
+        None, "--size", help="Side of the square output images, px [default: 256]."
+    ),
     split: str | None = typer.Option(
-        None, "--split", help="poster: seeded stratified 60/40 train/test of the source's training images; "
+        None,
+        "--split",
+        help="poster: seeded stratified 60/40 train/test of the source's training images; "
         "official: keep the source's own splits [default: poster].",
     ),
-    test_fraction: float | None = typer.Option(None, "--test-fraction", help="Test share for --split poster [default: 0.4]."),
+    test_fraction: float | None = typer.Option(
+        None, "--test-fraction", help="Test share for --split poster [default: 0.4]."
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the split [default: 0]."),
     format: str | None = typer.Option(None, "--format", help="Source layout [default: auto]."),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help="Leave out bad images (listed in OUT/skipped.csv) instead of failing."),
+    skip_bad: bool = typer.Option(
+        False,
+        "--skip-bad",
+        help="Leave out bad images (listed in OUT/skipped.csv) instead of failing.",
+    ),
     config_file: Path | None = typer.Option(None, "--config", help="YAML file with these options."),
     overrides: list[str] = typer.Option([], "--set", help="Override a config key: --set size=128."),
     workers: int | None = typer.Option(None, "--workers", help=WORKERS_HELP),
@@ -106,7 +129,13 @@ def prepare(
     """
     from lesiongan.data.prepare import PrepareConfig, run_prepare
 
-    flags = {"size": size, "split": split, "test_fraction": test_fraction, "seed": seed, "format": format}
+    flags = {
+        "size": size,
+        "split": split,
+        "test_fraction": test_fraction,
+        "seed": seed,
+        "format": format,
+    }
     sets = {k: v for k, v in flags.items() if v is not None}
     if skip_bad:
         sets["skip_bad"] = True
@@ -116,7 +145,10 @@ def prepare(
         result = run_prepare(src, out_dir, config, force=force, workers=workers, progress=progress)
     _print_counts(result.counts, result.classes)
     if result.skipped:
-        err.print(f"skipped {len(result.skipped)} problem(s) (listed in {result.out / 'skipped.csv'}):", markup=False)
+        err.print(
+            f"skipped {len(result.skipped)} problem(s) (listed in {result.out / 'skipped.csv'}):",
+            markup=False,
+        )
         print_problems(result.skipped, limit=20)
     out.print(f"prepared dataset written to {result.out}")
 

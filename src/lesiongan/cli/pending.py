@@ -18,22 +18,49 @@ class PendingGroup:
 
 
 GROUPS = (
-    PendingGroup("gan", "Train a class-conditional progressive GAN and sample from it.", 3, ("train", "sample")),
-    PendingGroup("classify", "Train and evaluate a lesion classifier on real + synthetic images.", 4, ("train",)),
-    PendingGroup("eval", "Audit synthetic images: realism, memorization, hair.", 6, ("realism", "memorization", "hair")),
-    PendingGroup("experiment", "Run the imbalance and scarcity experiments and build the report.", 5,
-                 ("imbalance", "scarcity")),
-    PendingGroup("turing", "Visual Turing test: a web app in which clinicians judge real vs synthetic.", 7,
-                 ("create", "serve", "results")),
+    PendingGroup(
+        "gan",
+        "Train a class-conditional progressive GAN and sample from it.",
+        3,
+        ("train", "sample"),
+    ),
+    PendingGroup(
+        "classify",
+        "Train and evaluate a lesion classifier on real + synthetic images.",
+        4,
+        ("train",),
+    ),
+    PendingGroup(
+        "eval",
+        "Audit synthetic images: realism, memorization, hair.",
+        6,
+        ("realism", "memorization", "hair"),
+    ),
+    PendingGroup(
+        "experiment",
+        "Run the imbalance and scarcity experiments and build the report.",
+        5,
+        ("imbalance", "scarcity"),
+    ),
+    PendingGroup(
+        "turing",
+        "Visual Turing test: a web app in which clinicians judge real vs synthetic.",
+        7,
+        ("create", "serve", "results"),
+    ),
 )
 
 
 def build_group(group: PendingGroup) -> typer.Typer:
     note = f"(not available yet: lands with issue #{group.issue})"
-    sub = typer.Typer(help=f"{group.summary} {note}", no_args_is_help=False, invoke_without_command=True)
+    sub = typer.Typer(
+        help=f"{group.summary} {note}", no_args_is_help=False, invoke_without_command=True
+    )
 
     def _fail(name: str) -> None:
-        raise NotAvailableYet(f"'lesiongan {name}' is not available yet: it lands with issue #{group.issue}")
+        raise NotAvailableYet(
+            f"'lesiongan {name}' is not available yet: it lands with issue #{group.issue}"
+        )
 
     @sub.callback(invoke_without_command=True)
     def _group(ctx: typer.Context) -> None:
@@ -48,6 +75,8 @@ def build_group(group: PendingGroup) -> typer.Typer:
 
     for cmd in group.commands:
         sub.command(
-            cmd, help=note, context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+            cmd,
+            help=note,
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
         )(_make(cmd))
     return sub

@@ -1,1 +1,1 @@
-"""Data layer: source readers, validation, the prepared-dataset format and the procedural demo data."""
+"""Data layer: source readers, validation, the prepared-dataset format, procedural demo data."""

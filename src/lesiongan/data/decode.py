@@ -47,9 +47,13 @@ def decode_one(task: DecodeTask) -> DecodeResult:
         return DecodeResult(task.source, False, "corrupt_image", str(exc), digest)
     if min(info.width, info.height) < task.size_px:
         return DecodeResult(
-            task.source, False, "too_small",
+            task.source,
+            False,
+            "too_small",
             f"image is {info.width}x{info.height}, smaller than the target size {task.size_px} px",
-            digest, info.width, info.height,
+            digest,
+            info.width,
+            info.height,
         )
     if task.dest is not None:
         out = center_crop_resize(im, task.size_px)

@@ -56,12 +56,20 @@ def load_rgb(path: Path, min_side_px: int | None = None) -> tuple[Image.Image, I
             info = ImageInfo(w, h, im.format or "?", im.mode)
             if min_side_px and im.format == "JPEG":
                 scale = min_side_px / min(im.size)
-                im.draft("RGB", (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))))
+                im.draft(
+                    "RGB", (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale)))
+                )
             im.load()
             im = ImageOps.exif_transpose(im)
             rgb = _to_rgb(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ImageProblem(_describe(exc)) from None
     return rgb, info
 

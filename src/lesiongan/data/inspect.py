@@ -53,16 +53,26 @@ def run_inspect(
             else:
                 sizes.append((info.width, info.height))
                 if min(info.width, info.height) < size_px:
-                    problems.append(Problem(
-                        im.path, f"image is {info.width}x{info.height}, smaller than the target size "
-                        f"{size_px} px", "too_small", im.image_id,
-                    ))
+                    problems.append(
+                        Problem(
+                            im.path,
+                            f"image is {info.width}x{info.height}, smaller than the target size "
+                            f"{size_px} px",
+                            "too_small",
+                            im.image_id,
+                        )
+                    )
             if progress:
                 progress(i + 1, len(ds.images))
     widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
     return InspectReport(
-        root=ds.root, format=ds.format, classes=ds.classes, counts=ds.counts(), n_images=len(ds.images),
+        root=ds.root,
+        format=ds.format,
+        classes=ds.classes,
+        counts=ds.counts(),
+        n_images=len(ds.images),
         width_range=(min(widths), max(widths)) if widths else None,
         height_range=(min(heights), max(heights)) if heights else None,
-        problems=problems, decoded=decode,
+        problems=problems,
+        decoded=decode,
     )

@@ -20,7 +20,16 @@ from lesiongan.utils.hashing import fingerprint_lines, sha256_file
 
 MANIFEST = "manifest.csv"
 DATASET_JSON = "dataset.json"
-CONTRACT_COLUMNS = ("image_id", "label", "split", "path", "source_path", "source_sha256", "width", "height")
+CONTRACT_COLUMNS = (
+    "image_id",
+    "label",
+    "split",
+    "path",
+    "source_path",
+    "source_sha256",
+    "width",
+    "height",
+)
 FORMAT_NAME = "lesiongan-dataset-v1"
 
 
@@ -80,7 +89,10 @@ def build_dataset_info(
     rows: list[ManifestRow], classes: tuple[str, ...], image_size: int, seed: int, **extra: Any
 ) -> dict[str, Any]:
     splits = [s for s in ("train", "val", "test") if any(r.split == s for r in rows)]
-    counts = {s: {c: sum(1 for r in rows if r.split == s and r.label == c) for c in classes} for s in splits}
+    counts = {
+        s: {c: sum(1 for r in rows if r.split == s and r.label == c) for c in classes}
+        for s in splits
+    }
     return {
         "format": FORMAT_NAME,
         "classes": list(classes),
@@ -106,7 +118,9 @@ def load_dataset(root: Path, check_files: bool = True) -> PreparedDataset:
     manifest, info_path = root / MANIFEST, root / DATASET_JSON
     for p in (manifest, info_path):
         if not p.is_file():
-            raise DataError(f"{p}: missing (is {root} a directory written by 'lesiongan data prepare'?)")
+            raise DataError(
+                f"{p}: missing (is {root} a directory written by 'lesiongan data prepare'?)"
+            )
     try:
         info = json.loads(info_path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -147,9 +161,13 @@ def _read_manifest(path: Path, classes: set[str]) -> list[ManifestRow]:
             if r.image_id in seen:
                 raise DataError(f"{path}: line {line}: duplicate image_id {r.image_id!r}")
             if r.label not in classes:
-                raise DataError(f"{path}: line {line}: label {r.label!r} is not one of the dataset's classes")
+                raise DataError(
+                    f"{path}: line {line}: label {r.label!r} is not one of the dataset's classes"
+                )
             if r.split not in ("train", "val", "test"):
-                raise DataError(f"{path}: line {line}: split must be train, val or test, got {r.split!r}")
+                raise DataError(
+                    f"{path}: line {line}: split must be train, val or test, got {r.split!r}"
+                )
             seen.add(r.image_id)
             rows.append(r)
     return rows

@@ -70,7 +70,9 @@ def run_prepare(
         on_source(ds)
     fatal = [p for p in ds.problems if p.kind in FATAL_KINDS]
     if fatal:
-        raise ProblemsFound(f"{source}: {len(fatal)} unusable label file(s); nothing was written", fatal)
+        raise ProblemsFound(
+            f"{source}: {len(fatal)} unusable label file(s); nothing was written", fatal
+        )
     pool = _select_pool(ds, config.split)
     with atomic_output_dir(out, [source], force) as tmp:
         tasks = [DecodeTask(im.path, config.size, tmp / _rel_path(im)) for im in pool]
@@ -95,20 +97,35 @@ def run_prepare(
             if im.label not in classes:
                 (tmp / _rel_path(im)).unlink()
                 continue
-            rows.append(ManifestRow(
-                image_id=im.image_id, label=im.label, split=split_of[im.image_id], path=_rel_path(im).as_posix(),
-                source_path=im.path.relative_to(source).as_posix(), source_sha256=res.sha256,
-                width=config.size, height=config.size, group_id=im.group,
-                source_width=res.width, source_height=res.height,
-            ))
+            rows.append(
+                ManifestRow(
+                    image_id=im.image_id,
+                    label=im.label,
+                    split=split_of[im.image_id],
+                    path=_rel_path(im).as_posix(),
+                    source_path=im.path.relative_to(source).as_posix(),
+                    source_sha256=res.sha256,
+                    width=config.size,
+                    height=config.size,
+                    group_id=im.group,
+                    source_width=res.width,
+                    source_height=res.height,
+                )
+            )
         if not rows:
             raise DataError(f"{source}: no usable images left")
         rows.sort(key=lambda r: r.image_id)
         source_splits = sorted({im.split for im in pool})
         info = build_dataset_info(
-            rows, classes, config.size, config.seed, split=config.split,
+            rows,
+            classes,
+            config.size,
+            config.seed,
+            split=config.split,
             test_fraction=config.test_fraction if config.split == "poster" else None,
-            source_format=ds.format, source_root=str(source.resolve()), source_splits=source_splits,
+            source_format=ds.format,
+            source_root=str(source.resolve()),
+            source_splits=source_splits,
             skipped=len(problems),
         )
         save_dataset(tmp, rows, info)
@@ -144,23 +161,35 @@ def _assign_splits(
         split_of = {im.image_id: im.split for im in images}
     else:
         mask = stratified_group_split(
-            [im.label for im in images], [im.group for im in images], config.test_fraction, config.seed
+            [im.label for im in images],
+            [im.group for im in images],
+            config.test_fraction,
+            config.seed,
         )
         split_of = {im.image_id: ("test" if m else "train") for im, m in zip(images, mask)}
     problems: list[Problem] = []
     splits = sorted(set(split_of.values()), key=("train", "val", "test").index)
     keep = []
     for cls in ds.classes:
-        n = {s: sum(1 for im in images if im.label == cls and split_of[im.image_id] == s) for s in splits}
+        n = {
+            s: sum(1 for im in images if im.label == cls and split_of[im.image_id] == s)
+            for s in splits
+        }
         empty = [s for s in splits if n[s] == 0]
         if sum(n.values()) == 0:
             if any(im.label == cls for im in ds.images):  # else the reader reported it already
-                problems.append(Problem(ds.root, f"class {cls!r} has no usable images", "empty_class"))
+                problems.append(
+                    Problem(ds.root, f"class {cls!r} has no usable images", "empty_class")
+                )
         elif empty:
-            problems.append(Problem(
-                ds.root, f"class {cls!r} has no images in split(s) {', '.join(empty)} "
-                f"({sum(n.values())} usable in all)", "empty_class",
-            ))
+            problems.append(
+                Problem(
+                    ds.root,
+                    f"class {cls!r} has no images in split(s) {', '.join(empty)} "
+                    f"({sum(n.values())} usable in all)",
+                    "empty_class",
+                )
+            )
         else:
             keep.append(cls)
     if len(keep) < 2 and config.skip_bad:
@@ -182,6 +211,12 @@ def _problems_csv(problems: list[Problem]) -> str:
 
 
 def _source_fingerprint(ds: SourceDataset, rows: list[ManifestRow], source: Path) -> dict[str, str]:
-    label_files = [f"{p.relative_to(source).as_posix()} {sha256_file(p)}" for p in ds.files if p.is_file()]
+    label_files = [
+        f"{p.relative_to(source).as_posix()} {sha256_file(p)}" for p in ds.files if p.is_file()
+    ]
     images = [f"{r.source_path} {r.source_sha256}" for r in rows]
-    return {"path": str(source.resolve()), "format": ds.format, "sha256": fingerprint_lines(label_files + images)}
+    return {
+        "path": str(source.resolve()),
+        "format": ds.format,
+        "sha256": fingerprint_lines(label_files + images),
+    }

@@ -89,5 +89,7 @@ def check_duplicate_ids(ds: SourceDataset) -> None:
             continue
         where = ", ".join(f"{im.split}:{im.path}" for im in ims)
         for im in ims:
-            ds.add_problem(im.path, f"duplicate image id {image_id!r} ({where})", "duplicate_id", image_id)
+            ds.add_problem(
+                im.path, f"duplicate image id {image_id!r} ({where})", "duplicate_id", image_id
+            )
     ds.images = keep

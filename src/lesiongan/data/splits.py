@@ -76,7 +76,9 @@ def stratified_group_split(
             if taken >= wanted[cls]:
                 break
             # Skip a group that would overshoot by more than it helps (large lesions groups).
-            if taken + len(idx) > wanted[cls] and (taken + len(idx) - wanted[cls]) > (wanted[cls] - taken):
+            if taken + len(idx) > wanted[cls] and (taken + len(idx) - wanted[cls]) > (
+                wanted[cls] - taken
+            ):
                 continue
             mask[idx] = True
             taken += len(idx)

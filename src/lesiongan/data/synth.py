@@ -97,15 +97,26 @@ def run_synth(
     with atomic_output_dir(Path(out), force=force) as tmp:
         data_dir = tmp / DATA_DIR
         data_dir.mkdir()
-        tasks = [(i, lab, config.size, config.seed, config.jpeg_quality, str(data_dir)) for i, lab in enumerate(labels)]
+        tasks = [
+            (i, lab, config.size, config.seed, config.jpeg_quality, str(data_dir))
+            for i, lab in enumerate(labels)
+        ]
         records = parallel_map(_render_one, tasks, workers, progress)
         _write_ground_truth(tmp / GT_CSV, records)
         _write_attributes(tmp / ATTRS_CSV, records)
         counts = {k: labels.count(k) for k in ISIC2017_COUNTS}
-        (tmp / "synth.json").write_text(json.dumps({
-            "generator": "lesiongan.data.procedural", "layout": "isic2017", "counts": counts,
-            **config.model_dump(),
-        }, indent=2) + "\n")
+        (tmp / "synth.json").write_text(
+            json.dumps(
+                {
+                    "generator": "lesiongan.data.procedural",
+                    "layout": "isic2017",
+                    "counts": counts,
+                    **config.model_dump(),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         save_config(config, tmp / "config.yaml")
         save_provenance(tmp, "data synth")
     return SynthResult(Path(out), counts, sum(1 for r in records if r["hair"]))
@@ -116,8 +127,13 @@ def _write_ground_truth(path: Path, records: list[dict]) -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["image_id", "melanoma", "seborrheic_keratosis"])
         for r in records:
-            w.writerow([r["image_id"], f"{float(r['label'] == 'melanoma'):.1f}",
-                        f"{float(r['label'] == 'seborrheic_keratosis'):.1f}"])
+            w.writerow(
+                [
+                    r["image_id"],
+                    f"{float(r['label'] == 'melanoma'):.1f}",
+                    f"{float(r['label'] == 'seborrheic_keratosis'):.1f}",
+                ]
+            )
 
 
 def _write_attributes(path: Path, records: list[dict]) -> None:

@@ -1,4 +1,4 @@
-"""SHA-256 of files and of lists of strings: the fingerprints used by manifests and the leakage guard."""
+"""SHA-256 of files and of string sets: the fingerprints of manifests and the leakage guard."""
 
 from __future__ import annotations
 

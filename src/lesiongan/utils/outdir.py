@@ -24,7 +24,8 @@ def check_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = False
         inp_r = Path(inp).resolve()
         if out_r == inp_r or inp_r in out_r.parents or out_r in inp_r.parents:
             raise LesionganError(
-                f"{out}: output directory overlaps the input {inp}; a stage never writes into its inputs"
+                f"{out}: output directory overlaps the input {inp}; "
+                "a stage never writes into its inputs"
             )
     if out_r.exists() or out_r.is_symlink():
         if not force:
@@ -34,7 +35,9 @@ def check_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = False
 
 
 @contextlib.contextmanager
-def atomic_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = False) -> Iterator[Path]:
+def atomic_output_dir(
+    out: Path, inputs: Iterable[Path] = (), force: bool = False
+) -> Iterator[Path]:
     """Yield a temporary directory beside ``out``; rename it to ``out`` when the block succeeds.
 
     On any exception (including KeyboardInterrupt) the temporary directory is removed and an
@@ -46,7 +49,9 @@ def atomic_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = Fals
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise LesionganError(f"{parent}: cannot create output parent directory ({exc.strerror})") from None
+        raise LesionganError(
+            f"{parent}: cannot create output parent directory ({exc.strerror})"
+        ) from None
     tmp = parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:

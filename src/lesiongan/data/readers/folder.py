@@ -18,9 +18,13 @@ from lesiongan.data.source import (
 )
 
 _SPLIT_DIRS = {
-    "train": "train", "training": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test",
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
 }
 
 
@@ -31,7 +35,9 @@ def looks_like_folder(root: Path) -> bool:
 def read_folder(root: Path) -> SourceDataset:
     subdirs = _subdirs(root)
     split_layout = bool(subdirs) and all(d.name.lower() in _SPLIT_DIRS for d in subdirs)
-    layers = [(d, _SPLIT_DIRS[d.name.lower()]) for d in subdirs] if split_layout else [(root, "train")]
+    layers = (
+        [(d, _SPLIT_DIRS[d.name.lower()]) for d in subdirs] if split_layout else [(root, "train")]
+    )
     class_names = sorted({c.name for base, _ in layers for c in _subdirs(base)})
     ds = SourceDataset(format="folder", root=root, classes=tuple(class_names))
     for base, split in layers:
@@ -41,9 +47,13 @@ def read_folder(root: Path) -> SourceDataset:
                 if is_ignored_name(p.name):
                     continue
                 if p.is_dir():
-                    ds.add_problem(p, "nested folder inside a class folder (not read)", "unexpected_file")
+                    ds.add_problem(
+                        p, "nested folder inside a class folder (not read)", "unexpected_file"
+                    )
                 elif p.suffix.lower() not in IMAGE_SUFFIXES:
-                    ds.add_problem(p, f"not an image file (suffix {p.suffix or 'none'!r})", "unexpected_file")
+                    ds.add_problem(
+                        p, f"not an image file (suffix {p.suffix or 'none'!r})", "unexpected_file"
+                    )
                 else:
                     ds.images.append(SourceImage(p.stem, class_dir.name, split, p, group=p.stem))
     check_empty_classes(ds, root)

@@ -43,7 +43,9 @@ def read_ham10000(root: Path) -> SourceDataset:
     images = _index_images_recursive(ds, root)
     listed: dict[str, int] = {}
     rows = read_label_csv(
-        ds, csv_path, required=("lesion_id", "image_id", "dx"),
+        ds,
+        csv_path,
+        required=("lesion_id", "image_id", "dx"),
         optional=("dx_type", "age", "sex", "localization", "dataset"),
     )
     for line, row in rows:
@@ -53,21 +55,29 @@ def read_ham10000(root: Path) -> SourceDataset:
             continue
         if image_id in listed:
             ds.add_problem(
-                csv_path, f"line {line}: duplicate image id {image_id!r} (first on line {listed[image_id]})",
-                "duplicate_id", image_id,
+                csv_path,
+                f"line {line}: duplicate image id {image_id!r} (first on line {listed[image_id]})",
+                "duplicate_id",
+                image_id,
             )
             continue
         listed[image_id] = line
         if dx not in DX_NAMES:
             ds.add_problem(
-                csv_path, f"line {line}: {image_id}: unknown dx {row['dx']!r} (known: {', '.join(DX_NAMES)})",
-                "bad_label", image_id,
+                csv_path,
+                f"line {line}: {image_id}: unknown dx {row['dx']!r} (known: {', '.join(DX_NAMES)})",
+                "bad_label",
+                image_id,
             )
             continue
         path = images.get(image_id)
         if path is None:
-            ds.add_problem(csv_path, f"line {line}: image {image_id}.jpg not found under {root}",
-                           "missing_image", image_id)
+            ds.add_problem(
+                csv_path,
+                f"line {line}: image {image_id}.jpg not found under {root}",
+                "missing_image",
+                image_id,
+            )
             continue
         ds.images.append(SourceImage(image_id, DX_NAMES[dx], "train", path, group=lesion_id))
     dup = {p.image_id for p in ds.problems if p.kind == "duplicate_id"}
@@ -87,7 +97,9 @@ def _index_images_recursive(ds: SourceDataset, root: Path) -> dict[str, Path]:
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if p.stem in out:
-            ds.add_problem(p, f"duplicate image id {p.stem!r} (also {out[p.stem]})", "duplicate_id", p.stem)
+            ds.add_problem(
+                p, f"duplicate image id {p.stem!r} (also {out[p.stem]})", "duplicate_id", p.stem
+            )
             continue
         out[p.stem] = p
     return out

@@ -27,7 +27,11 @@ def looks_like_isic2017(root: Path) -> bool:
 def read_isic2017(root: Path) -> SourceDataset:
     ds = SourceDataset(format="isic2017", root=root, classes=CLASSES)
     gts = {m["split"]: p for p in sorted(root.iterdir()) if (m := _GT_RE.match(p.name))}
-    datas = {m["split"]: p for p in sorted(root.iterdir()) if (m := _DATA_RE.match(p.name)) and p.is_dir()}
+    datas = {
+        m["split"]: p
+        for p in sorted(root.iterdir())
+        if (m := _DATA_RE.match(p.name)) and p.is_dir()
+    }
     for name in sorted(set(gts) | set(datas)):
         split = _SPLIT_NAMES.get(name.lower())
         where = gts.get(name) or datas[name]
@@ -36,7 +40,8 @@ def read_isic2017(root: Path) -> SourceDataset:
             continue
         if name not in gts:
             ds.add_problem(
-                datas[name], f"no ground truth CSV (expected {root / f'ISIC-2017_{name}_Part3_GroundTruth.csv'})",
+                datas[name],
+                f"no ground truth CSV (expected ISIC-2017_{name}_Part3_GroundTruth.csv in {root})",
                 "missing_labels",
             )
             continue
@@ -59,8 +64,11 @@ def _read_split(ds: SourceDataset, csv_path: Path, data_dir: Path, split: str) -
             continue
         if image_id in first_line:
             ds.add_problem(
-                csv_path, f"line {line}: duplicate image id {image_id!r} (first on line {first_line[image_id]})",
-                "duplicate_id", image_id,
+                csv_path,
+                f"line {line}: duplicate image id {image_id!r} "
+                f"(first on line {first_line[image_id]})",
+                "duplicate_id",
+                image_id,
             )
             listed.add(image_id)
             continue
@@ -69,22 +77,30 @@ def _read_split(ds: SourceDataset, csv_path: Path, data_dir: Path, split: str) -
         mel, sk = parse_binary(row["melanoma"]), parse_binary(row["seborrheic_keratosis"])
         if mel is None or sk is None:
             ds.add_problem(
-                csv_path, f"line {line}: {image_id}: labels must be 0 or 1, got melanoma="
+                csv_path,
+                f"line {line}: {image_id}: labels must be 0 or 1, got melanoma="
                 f"{row['melanoma']!r}, seborrheic_keratosis={row['seborrheic_keratosis']!r}",
-                "bad_label", image_id,
+                "bad_label",
+                image_id,
             )
             continue
         if mel and sk:
             ds.add_problem(
-                csv_path, f"line {line}: {image_id}: marked both melanoma and seborrheic keratosis",
-                "bad_label", image_id,
+                csv_path,
+                f"line {line}: {image_id}: marked both melanoma and seborrheic keratosis",
+                "bad_label",
+                image_id,
             )
             continue
         label = "melanoma" if mel else "seborrheic_keratosis" if sk else "nevus"
         path = images.get(image_id)
         if path is None:
-            ds.add_problem(csv_path, f"line {line}: image {image_id}.jpg not found in {data_dir}",
-                           "missing_image", image_id)
+            ds.add_problem(
+                csv_path,
+                f"line {line}: image {image_id}.jpg not found in {data_dir}",
+                "missing_image",
+                image_id,
+            )
             continue
         ds.images.append(SourceImage(image_id, label, split, path, group=image_id))
     # An id listed twice is ambiguous: drop every copy (the first was appended above).
@@ -92,7 +108,9 @@ def _read_split(ds: SourceDataset, csv_path: Path, data_dir: Path, split: str) -
     ds.images = [im for im in ds.images if not (im.split == split and im.image_id in dup)]
     for image_id, path in images.items():
         if image_id not in listed:
-            ds.add_problem(path, f"image has no row in {csv_path.name}", "unlabelled_image", image_id)
+            ds.add_problem(
+                path, f"image has no row in {csv_path.name}", "unlabelled_image", image_id
+            )
 
 
 def _report_stray_files(ds: SourceDataset, data_dir: Path) -> None:
@@ -100,7 +118,11 @@ def _report_stray_files(ds: SourceDataset, data_dir: Path) -> None:
         return
     for p in sorted(data_dir.iterdir()):
         name = p.name
-        if is_ignored_name(name) or name.endswith("_superpixels.png") or name.endswith("_metadata.csv"):
+        if (
+            is_ignored_name(name)
+            or name.endswith("_superpixels.png")
+            or name.endswith("_metadata.csv")
+        ):
             continue
         if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg"):
             continue

@@ -31,7 +31,9 @@ CODE_NAMES = {
     "SCC": "squamous_cell_carcinoma",
     "UNK": "unknown",
 }
-_GT_RE = re.compile(r"^(?P<prefix>ISIC_2019|ISIC2018_Task3)_(?P<split>Training|Validation|Test)_GroundTruth\.csv$")
+_GT_RE = re.compile(
+    r"^(?P<prefix>ISIC_2019|ISIC2018_Task3)_(?P<split>Training|Validation|Test)_GroundTruth\.csv$"
+)
 _SPLIT_NAMES = {"Training": "train", "Validation": "val", "Test": "test"}
 _GROUP_FILES = {
     "ISIC_2019": ("ISIC_2019_Training_Metadata.csv", "image"),
@@ -59,34 +61,59 @@ def read_isic_onehot(root: Path) -> SourceDataset:
         images = index_images(root / f"{prefix}_{m['split']}_Input", IMAGE_SUFFIXES)
         codes = _read_codes(csv_path)
         all_codes += [c for c in codes if c not in all_codes]
-        optional = tuple(c for c in codes if c in CODE_NAMES) + ("score_weight",)
+        optional = (*(c for c in codes if c in CODE_NAMES), "score_weight")
         listed: set[str] = set()
         for line, row in read_label_csv(ds, csv_path, required=("image",), optional=optional):
             image_id = row["image"]
             if image_id in listed:
-                ds.add_problem(csv_path, f"line {line}: duplicate image id {image_id!r}", "duplicate_id", image_id)
+                ds.add_problem(
+                    csv_path,
+                    f"line {line}: duplicate image id {image_id!r}",
+                    "duplicate_id",
+                    image_id,
+                )
                 continue
             listed.add(image_id)
             hot = [c for c in codes if c in CODE_NAMES and parse_binary(row.get(c, "")) == 1]
             bad = [c for c in codes if c in CODE_NAMES and parse_binary(row.get(c, "")) is None]
             if bad or len(hot) != 1:
-                why = f"non-binary value in {', '.join(bad)}" if bad else f"{len(hot)} classes marked ({', '.join(hot) or 'none'})"
-                ds.add_problem(csv_path, f"line {line}: {image_id}: expected exactly one class, {why}",
-                               "bad_label", image_id)
+                why = (
+                    f"non-binary value in {', '.join(bad)}"
+                    if bad
+                    else f"{len(hot)} classes marked ({', '.join(hot) or 'none'})"
+                )
+                ds.add_problem(
+                    csv_path,
+                    f"line {line}: {image_id}: expected exactly one class, {why}",
+                    "bad_label",
+                    image_id,
+                )
                 continue
             path = images.get(image_id)
             if path is None:
-                ds.add_problem(csv_path, f"line {line}: image {image_id} not found in {prefix}_{m['split']}_Input",
-                               "missing_image", image_id)
+                ds.add_problem(
+                    csv_path,
+                    f"line {line}: image {image_id} not found in {prefix}_{m['split']}_Input",
+                    "missing_image",
+                    image_id,
+                )
                 continue
             used.add(hot[0])
-            ds.images.append(SourceImage(image_id, CODE_NAMES[hot[0]], split, path, groups.get(image_id) or image_id))
+            ds.images.append(
+                SourceImage(
+                    image_id, CODE_NAMES[hot[0]], split, path, groups.get(image_id) or image_id
+                )
+            )
         dup = {p.image_id for p in ds.problems if p.kind == "duplicate_id" and p.path == csv_path}
         ds.images = [im for im in ds.images if not (im.split == split and im.image_id in dup)]
         for image_id, path in images.items():
             if image_id not in listed:
-                ds.add_problem(path, f"image has no row in {csv_path.name}", "unlabelled_image", image_id)
-    ds.classes = tuple(CODE_NAMES[c] for c in all_codes if c in CODE_NAMES and (c in used or c != "UNK"))
+                ds.add_problem(
+                    path, f"image has no row in {csv_path.name}", "unlabelled_image", image_id
+                )
+    ds.classes = tuple(
+        CODE_NAMES[c] for c in all_codes if c in CODE_NAMES and (c in used or c != "UNK")
+    )
     check_empty_classes(ds, root)
     return ds
 

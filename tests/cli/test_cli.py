@@ -1,0 +1,68 @@
+"""The command-line surface: help, errors without tracebacks, groups that have not landed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def test_help_lists_every_group(cli) -> None:
+    code, out, _ = cli("--help")
+    assert code == 0
+    for group in ("data", "gan", "classify", "eval", "experiment", "turing", "demo"):
+        assert group in out
+
+
+@pytest.mark.parametrize(
+    "cmd", [["data", "prepare"], ["data", "inspect"], ["data", "synth"], ["demo"]]
+)
+def test_every_command_has_help(cli, cmd: list[str]) -> None:
+    code, out, _ = cli(*cmd, "--help")
+    assert code == 0 and "Usage" in out
+
+
+@pytest.mark.parametrize(
+    ("group", "issue"), [("gan", 3), ("classify", 4), ("eval", 6), ("experiment", 5), ("turing", 7)]
+)
+def test_groups_not_landed_say_so(cli, group: str, issue: int) -> None:
+    code, _, err = cli(group)
+    assert code == 2 and f"issue #{issue}" in err and "not available yet" in err
+
+
+def test_missing_source_is_one_line_without_traceback(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    code, _, err = cli("data", "prepare", missing, "--out", tmp_path / "out")
+    assert code == 1
+    assert err.strip() == f"lesiongan: error: {missing}: no such directory"
+    code, _, err = cli("data", "inspect", missing)
+    assert code == 1 and "Traceback" not in err and str(missing) in err
+
+
+def test_bad_option_value_is_a_usage_error(cli, isic2017_dir: Path, tmp_path: Path) -> None:
+    code, _, err = cli(
+        "data", "prepare", isic2017_dir, "--out", tmp_path / "o", "--split", "random"
+    )
+    assert code == 1 and "split" in err and "Traceback" not in err
+    code, _, err = cli("data", "prepare", isic2017_dir, "--out", tmp_path / "o", "--size", "big")
+    assert code == 2 and "Traceback" not in err
+
+
+def test_console_script_exit_code_and_version() -> None:
+    exe = Path(sys.executable).with_name("lesiongan")
+    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.startswith("lesiongan ")
+    done = subprocess.run(
+        [str(exe), "data", "inspect", "/nonexistent/x"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_inspect_prints_table_and_size_range(cli, isic2017_dir: Path) -> None:
+    code, out, _ = cli("data", "inspect", isic2017_dir, "--size", 16)
+    assert code == 0
+    assert "isic2017" in out and "seborrheic_keratosis" in out and "width 40-40 px" in out
+    code, out, _ = cli("data", "inspect", isic2017_dir, "--size", 16, "--quick")
+    assert code == 0 and "headers only" in out

@@ -1,0 +1,165 @@
+"""``data prepare`` end to end on tiny sources and on the real ISIC 2017 sample."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import make_isic2017, tree_state
+from lesiongan.data.manifest import CONTRACT_COLUMNS, load_dataset
+from lesiongan.data.prepare import PrepareConfig, run_prepare
+from lesiongan.errors import DataError, LesionganError, OutputExistsError
+
+
+def _manifest(out: Path) -> list[dict[str, str]]:
+    with open(out / "manifest.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_real_sample_prepared_via_cli(cli, isic_sample: Path, tmp_path: Path) -> None:
+    before = tree_state(isic_sample)
+    out = tmp_path / "ds"
+    code, stdout, err = cli("data", "prepare", isic_sample, "--out", out, "--size", 128)
+    assert code == 0, err
+    assert tree_state(isic_sample) == before
+    header = (out / "manifest.csv").read_text().splitlines()[0].split(",")
+    assert tuple(header[: len(CONTRACT_COLUMNS)]) == CONTRACT_COLUMNS
+    rows = _manifest(out)
+    assert len(rows) == 6
+    assert {r["split"] for r in rows} == {"train", "test"}
+    for r in rows:
+        with Image.open(out / r["path"]) as im:
+            assert im.size == (128, 128) and im.mode == "RGB"
+        assert int(r["width"]) == int(r["height"]) == 128
+        assert int(r["source_width"]) in (1024, 4288)
+    info = json.loads((out / "dataset.json").read_text())
+    assert info["classes"] == ["melanoma", "seborrheic_keratosis", "nevus"]
+    assert info["counts"]["train"] == {"melanoma": 1, "seborrheic_keratosis": 1, "nevus": 1}
+    assert info["image_size"] == 128 and info["seed"] == 0
+    for name in ("config.yaml", "provenance.json"):
+        assert (out / name).is_file()
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["lesiongan_version"] and prov["inputs"]["source"]["format"] == "isic2017"
+    assert "melanoma" in stdout
+
+
+def test_source_sha256_is_the_hash_of_the_original_bytes(
+    isic2017_dir: Path, tmp_path: Path
+) -> None:
+    import hashlib
+
+    run_prepare(isic2017_dir, tmp_path / "ds", PrepareConfig(size=16), workers=1)
+    for r in _manifest(tmp_path / "ds"):
+        data = (isic2017_dir / r["source_path"]).read_bytes()
+        assert r["source_sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_output_does_not_depend_on_worker_count(isic2017_dir: Path, tmp_path: Path) -> None:
+    run_prepare(isic2017_dir, tmp_path / "a", PrepareConfig(size=16, seed=5), workers=1)
+    run_prepare(isic2017_dir, tmp_path / "b", PrepareConfig(size=16, seed=5), workers=2)
+    assert (tmp_path / "a" / "manifest.csv").read_text() == (
+        tmp_path / "b" / "manifest.csv"
+    ).read_text()
+    assert tree_state(tmp_path / "a" / "images") == tree_state(tmp_path / "b" / "images")
+
+
+def test_seed_changes_the_split(isic2017_dir: Path, tmp_path: Path) -> None:
+    run_prepare(isic2017_dir, tmp_path / "a", PrepareConfig(size=16, seed=0), workers=1)
+    run_prepare(isic2017_dir, tmp_path / "b", PrepareConfig(size=16, seed=1), workers=1)
+    split = lambda out: {r["image_id"]: r["split"] for r in _manifest(out)}  # noqa: E731
+    assert split(tmp_path / "a") != split(tmp_path / "b")
+    counts = lambda out: json.loads((out / "dataset.json").read_text())["counts"]  # noqa: E731
+    assert counts(tmp_path / "a") == counts(tmp_path / "b")
+
+
+def test_existing_output_needs_force_and_is_replaced_atomically(
+    isic2017_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "ds"
+    run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
+    with pytest.raises(OutputExistsError, match="--force"):
+        run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
+    (out / "marker").write_text("old")
+    run_prepare(isic2017_dir, out, PrepareConfig(size=24), force=True, workers=1)
+    assert not (out / "marker").exists()
+    assert json.loads((out / "dataset.json").read_text())["image_size"] == 24
+
+
+def test_output_inside_the_source_is_refused_even_with_force(isic2017_dir: Path) -> None:
+    before = tree_state(isic2017_dir)
+    for out in (isic2017_dir / "prepared", isic2017_dir):
+        with pytest.raises(LesionganError, match="never writes into its inputs"):
+            run_prepare(isic2017_dir, out, PrepareConfig(size=16), force=True, workers=1)
+    assert tree_state(isic2017_dir) == before
+
+
+def test_failure_midway_leaves_no_output(isic2017_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    import lesiongan.data.prepare as prep
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(prep, "save_dataset", boom)
+    with pytest.raises(KeyboardInterrupt):
+        run_prepare(isic2017_dir, tmp_path / "ds", PrepareConfig(size=16), workers=1)
+    assert list(tmp_path.iterdir()) == [isic2017_dir]
+
+
+def test_official_split_keeps_source_splits_and_poster_uses_training_only(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    make_isic2017(src, {"melanoma": 5, "seborrheic_keratosis": 5, "nevus": 10}, "Training", start=0)
+    make_isic2017(
+        src, {"melanoma": 2, "seborrheic_keratosis": 2, "nevus": 2}, "Validation", start=100
+    )
+    make_isic2017(src, {"melanoma": 2, "seborrheic_keratosis": 2, "nevus": 3}, "Test_v2", start=200)
+    run_prepare(src, tmp_path / "off", PrepareConfig(size=16, split="official"), workers=1)
+    info = json.loads((tmp_path / "off" / "dataset.json").read_text())
+    assert {s: sum(c.values()) for s, c in info["counts"].items()} == {
+        "train": 20,
+        "val": 6,
+        "test": 7,
+    }
+    run_prepare(src, tmp_path / "poster", PrepareConfig(size=16, split="poster"), workers=1)
+    info = json.loads((tmp_path / "poster" / "dataset.json").read_text())
+    assert {s: sum(c.values()) for s, c in info["counts"].items()} == {"train": 12, "test": 8}
+    assert info["source_splits"] == ["train"]
+
+
+def test_official_split_needs_several_splits(isic2017_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="--split official needs"):
+        run_prepare(
+            isic2017_dir, tmp_path / "ds", PrepareConfig(size=16, split="official"), workers=1
+        )
+    assert not (tmp_path / "ds").exists()
+
+
+def test_prepared_dataset_loads_and_validates(isic2017_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ds"
+    run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
+    ds = load_dataset(out)
+    assert len(ds.rows) == 16 and ds.classes == ("melanoma", "seborrheic_keratosis", "nevus")
+    assert len(ds.split_rows("test")) == round(16 * 0.4)
+    (out / ds.rows[0].path).unlink()
+    with pytest.raises(DataError, match="is missing"):
+        load_dataset(out)
+
+
+def test_cli_prepare_reads_config_file_and_set_overrides(
+    cli, isic2017_dir: Path, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "prep.yaml"
+    cfg.write_text("size: 20\nseed: 3\n")
+    out = tmp_path / "ds"
+    code, _, err = cli(
+        "data", "prepare", isic2017_dir, "--out", out, "--config", cfg, "--set", "size=24"
+    )
+    assert code == 0, err
+    saved = (out / "config.yaml").read_text()
+    assert "size: 24" in saved and "seed: 3" in saved
+    cfg.write_text("size: 20\nsplitt: poster\n")
+    code, _, err = cli("data", "prepare", isic2017_dir, "--out", tmp_path / "ds2", "--config", cfg)
+    assert code == 1 and "unknown key 'splitt'" in err and str(cfg) in err
