@@ -116,3 +116,15 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 procedural images prepared at 16 px (3 classes), shared by the GAN tests."""
+    from lesiongan.data.prepare import PrepareConfig, run_prepare
+    from lesiongan.data.synth import SynthConfig, run_synth
+
+    root = tmp_path_factory.mktemp("gan-data")
+    run_synth(root / "src", SynthConfig(n=48, size=32, seed=0), workers=1)
+    run_prepare(root / "src", root / "ds", PrepareConfig(size=16, test_fraction=0.25), workers=1)
+    return root / "ds"

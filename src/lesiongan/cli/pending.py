@@ -19,12 +19,6 @@ class PendingGroup:
 
 GROUPS = (
     PendingGroup(
-        "gan",
-        "Train a class-conditional progressive GAN and sample from it.",
-        3,
-        ("train", "sample"),
-    ),
-    PendingGroup(
         "classify",
         "Train and evaluate a lesion classifier on real + synthetic images.",
         4,

@@ -1,0 +1,203 @@
+"""``lesiongan gan train``: a training run directory around :class:`~lesiongan.gan.trainer.Trainer`.
+
+The run directory holds ``config.yaml``, ``provenance.json``, ``run.json`` (dataset, classes and
+the fingerprint of the train split, for the leakage guard), ``train_images.csv`` (the images the
+GAN saw), ``checkpoints/``, ``grids/``, ``stats.jsonl``, ``tensorboard/`` and ``status.json``
+(``running`` until the schedule ends, then ``done``). Checkpoints are atomic; ``--resume``
+continues from the latest one with the saved config (plus any ``--set`` overrides).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lesiongan.config import apply_overrides, read_yaml_mapping, save_config
+from lesiongan.data.manifest import dataset_fingerprint, load_dataset, split_fingerprint
+from lesiongan.errors import ConfigError, DataError, LesionganError
+from lesiongan.gan.checkpoint import (
+    check_compatible,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.data import load_train_images
+from lesiongan.gan.schedule import build_phases, total_nimg
+from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
+from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
+from lesiongan.utils.outdir import check_output_dir, write_text_atomic
+from lesiongan.utils.provenance import save_provenance
+
+log = logging.getLogger(__name__)
+RUN_JSON = "run.json"
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    cur_kimg: float
+    total_kimg: float
+    done: bool
+    checkpoint: Path
+    rank: int = 0
+
+
+def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> GanConfig:
+    """The config saved in a run directory, with optional overrides."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise LesionganError(
+            f"{run_dir}: not a GAN run directory (no config.yaml); drop --resume to start one"
+        )
+    data = apply_overrides(read_yaml_mapping(path), overrides or {})
+    try:
+        return GanConfig.model_validate(data)
+    except Exception as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def run_training(
+    dataset: Path,
+    out: Path,
+    cfg: GanConfig,
+    resume: bool = False,
+    force: bool = False,
+    progress: ProgressFn | None = None,
+    stop_at_kimg: float | None = None,
+) -> TrainResult:
+    dataset, out = Path(dataset), Path(out)
+    device_type = (
+        "cuda"
+        if cfg.runtime.device.startswith("cuda")
+        or (cfg.runtime.device == "auto" and torch.cuda.is_available())
+        else "cpu"
+    )
+    info = init_distributed(device_type)
+    try:
+        return _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info)
+    finally:
+        shutdown(info)
+
+
+def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInfo) -> TrainResult:
+    ds = load_dataset(dataset)
+    data = load_train_images(ds, cfg.network.resolution, cfg.data.classes)
+    run_info = {
+        "dataset": str(dataset.resolve()),
+        "dataset_fingerprint": dataset_fingerprint(dataset),
+        "train_split_fingerprint": split_fingerprint(ds.rows, "train"),
+        "classes": list(data.classes),
+        "n_train_images": len(data.image_ids),
+        "resolution": cfg.network.resolution,
+        "conditional": cfg.network.conditional,
+    }
+    if resume:
+        _check_resume(out, run_info)
+    elif info.is_main:
+        check_output_dir(out, [dataset], force)
+        if out.exists():
+            shutil.rmtree(out)
+        _start_run_dir(out, cfg, run_info, data, dataset)
+    barrier(info)
+    device = resolve_device(cfg.runtime.device, info)
+    trainer = Trainer(cfg, data, out, info, device, progress if info.is_main else None)
+    if resume:
+        path = latest_checkpoint(out)
+        state = load_checkpoint(path, device)
+        check_compatible(
+            path,
+            state["config"]["network"],
+            cfg.model_dump(mode="json")["network"],
+            state["classes"],
+            list(data.classes),
+        )
+        trainer.load_state_dict(state)
+        log.info("resumed from %s at kimg %.1f", path.name, trainer.cur_nimg / 1000)
+    end = total_nimg(build_phases(cfg.network, cfg.schedule))
+    _write_status(out, info, "running", trainer.cur_nimg, end)
+    writer = _tensorboard(out, cfg, info)
+    try:
+        trainer.run(None if stop_at_kimg is None else round(stop_at_kimg * 1000), writer)
+    finally:
+        if writer is not None:
+            writer.close()
+    done = trainer.cur_nimg >= end
+    _write_status(out, info, "done" if done else "stopped", trainer.cur_nimg, end)
+    barrier(info)
+    ckpt = list_checkpoints(out)[-1] if info.is_main else out
+    return TrainResult(out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank)
+
+
+def _start_run_dir(out: Path, cfg: GanConfig, run_info: dict, data, dataset: Path) -> None:
+    try:
+        out.mkdir(parents=True)
+    except OSError as exc:
+        raise LesionganError(f"{out}: cannot create run directory ({exc.strerror})") from None
+    save_config(cfg, out / "config.yaml")
+    (out / RUN_JSON).write_text(json.dumps(run_info, indent=2) + "\n")
+    with open(out / "train_images.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["image_id", "label", "source_sha256"])
+        for image_id, label, sha in zip(data.image_ids, data.labels.tolist(), data.source_sha256):
+            w.writerow([image_id, data.classes[label], sha])
+    save_provenance(
+        out,
+        "gan train",
+        {
+            "dataset": {
+                "path": run_info["dataset"],
+                "sha256": run_info["dataset_fingerprint"],
+                "train_split": run_info["train_split_fingerprint"],
+            }
+        },
+    )
+
+
+def _check_resume(out: Path, run_info: dict) -> None:
+    path = out / RUN_JSON
+    if not path.is_file():
+        raise LesionganError(
+            f"{out}: nothing to resume (no {RUN_JSON}); drop --resume to start a run"
+        )
+    saved = json.loads(path.read_text())
+    if saved.get("train_split_fingerprint") != run_info["train_split_fingerprint"]:
+        raise DataError(
+            f"{out}: was trained on other data than {run_info['dataset']} "
+            "(train split fingerprint differs)"
+        )
+    if saved.get("classes") != run_info["classes"]:
+        raise DataError(
+            f"{out}: was trained on classes {saved.get('classes')}, not {run_info['classes']}"
+        )
+
+
+def _write_status(out: Path, info: DistInfo, state: str, cur_nimg: int, end: int) -> None:
+    if info.is_main:
+        write_text_atomic(
+            out / "status.json",
+            json.dumps(
+                {"state": state, "kimg": cur_nimg / 1000, "total_kimg": end / 1000}, indent=2
+            )
+            + "\n",
+        )
+
+
+def _tensorboard(out: Path, cfg: GanConfig, info: DistInfo):
+    if not (cfg.log.tensorboard and info.is_main):
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        log.warning(
+            "tensorboard is not installed: no TensorBoard logs (stats.jsonl is still written)"
+        )
+        return None
+    return SummaryWriter(str(out / "tensorboard"))

@@ -1,0 +1,242 @@
+"""``lesiongan gan sample``: draw labelled synthetic images from a trained run.
+
+Each image has its own seed (``seed * 10_000_000 + index``): its latent is drawn from a
+generator seeded with it, so any image can be regenerated alone (:func:`generate`). Images come
+from ``G_ema``; ``d_score`` is the discriminator's raw score of the saved (8-bit) image with its
+intended label and no augmentation, used later for soft labels and filtering.
+
+The output directory records which GAN, checkpoint, dataset and train split produced it, and
+carries the GAN's ``train_images.csv`` so a classifier can refuse to test on those images.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from pydantic import Field
+
+from lesiongan.config import Config, save_config
+from lesiongan.errors import LesionganError
+from lesiongan.gan.checkpoint import latest_checkpoint, load_checkpoint
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.grid import save_grid, to_uint8
+from lesiongan.gan.networks import Discriminator, Generator
+from lesiongan.utils.hashing import sha256_file
+from lesiongan.utils.outdir import atomic_output_dir
+from lesiongan.utils.provenance import save_provenance
+
+SEED_STRIDE = 10_000_000
+MANIFEST_COLUMNS = (
+    "image_id",
+    "label",
+    "path",
+    "seed",
+    "checkpoint_sha256",
+    "d_score",
+    "resolution",
+    "checkpoint_kimg",
+)
+
+
+class SampleConfig(Config):
+    per_class: dict[str, int]
+    seed: int = 0
+    batch_size: int = Field(64, ge=1)
+    checkpoint: str | None = None
+    device: str = "auto"
+
+
+@dataclass
+class LoadedGan:
+    G: Generator
+    D: Discriminator
+    classes: list[str]
+    stage: int
+    resolution: int
+    checkpoint: Path
+    checkpoint_sha256: str
+    kimg: float
+
+
+def parse_per_class(text: str) -> dict[str, int]:
+    """``"melanoma=600,seborrheic_keratosis=700"`` -> dict; errors say what is wrong."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, n = part.partition("=")
+        if not sep or not name.strip():
+            raise LesionganError(f"--per-class {part!r}: expected CLASS=N")
+        try:
+            count = int(n)
+        except ValueError:
+            raise LesionganError(f"--per-class {part!r}: N must be a whole number") from None
+        if count < 0:
+            raise LesionganError(f"--per-class {part!r}: N must be >= 0")
+        out[name.strip()] = out.get(name.strip(), 0) + count
+    if not out:
+        raise LesionganError("--per-class: give at least one CLASS=N")
+    return out
+
+
+def load_gan(
+    run_dir: Path, checkpoint: Path | None = None, device: str | torch.device = "cpu"
+) -> LoadedGan:
+    path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
+    state = load_checkpoint(path, device)
+    cfg = GanConfig.model_validate(state["config"])
+    classes = list(state["classes"])
+    G = Generator(cfg.network, len(classes)).to(device)
+    D = Discriminator(cfg.network, len(classes)).to(device)
+    try:
+        G.load_state_dict(state["G_ema"])
+        D.load_state_dict(state["D"])
+    except RuntimeError as exc:
+        raise LesionganError(
+            f"{path}: weights do not match the saved config ({str(exc).splitlines()[0]})"
+        ) from None
+    stage = max(int(state["stage"]), 0)
+    return LoadedGan(
+        G.eval().requires_grad_(False),
+        D.eval().requires_grad_(False),
+        classes,
+        stage,
+        G.resolutions[stage],
+        path,
+        sha256_file(path),
+        state["cur_nimg"] / 1000,
+    )
+
+
+@torch.no_grad()
+def generate(gan: LoadedGan, seeds: list[int], labels: list[int]) -> torch.Tensor:
+    """Images in [-1, 1] for the given per-image seeds and class indices."""
+    dev = next(gan.G.parameters()).device
+    z = torch.stack(
+        [
+            torch.randn(gan.G.cfg.latent_dim, generator=torch.Generator().manual_seed(s))
+            for s in seeds
+        ]
+    )
+    c = torch.tensor(labels, dtype=torch.int64)
+    return gan.G(z.to(dev), c.to(dev), gan.stage, 1.0)
+
+
+def run_sample(
+    run_dir: Path,
+    out: Path,
+    config: SampleConfig,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    run_dir, out = Path(run_dir), Path(out)
+    device = torch.device(
+        "cuda"
+        if config.device == "auto" and torch.cuda.is_available()
+        else ("cpu" if config.device == "auto" else config.device)
+    )
+    gan = load_gan(run_dir, Path(config.checkpoint) if config.checkpoint else None, device)
+    unknown = [c for c in config.per_class if c not in gan.classes]
+    if unknown:
+        raise LesionganError(
+            f"--per-class: class(es) {', '.join(unknown)} not in this GAN "
+            f"({', '.join(gan.classes)})"
+        )
+    jobs = [(cls, k) for cls, n in config.per_class.items() for k in range(n)]
+    total = len(jobs)
+    with atomic_output_dir(out, [run_dir], force) as tmp:
+        rows, previews = [], {c: [] for c in config.per_class}
+        for start in range(0, total, config.batch_size):
+            batch = jobs[start : start + config.batch_size]
+            seeds = [config.seed * SEED_STRIDE + start + j for j in range(len(batch))]
+            labels = [gan.classes.index(cls) for cls, _ in batch]
+            pixels = to_uint8(generate(gan, seeds, labels))
+            x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
+            with torch.no_grad():
+                scores = (
+                    gan.D(x, torch.tensor(labels, device=device), gan.stage, 1.0)
+                    .float()
+                    .cpu()
+                    .tolist()
+                )
+            for (cls, _), seed, px, score in zip(batch, seeds, pixels, scores):
+                image_id = f"SYN_{config.seed}_{seed % SEED_STRIDE:07d}"
+                rel = Path("images") / cls / f"{image_id}.png"
+                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+                buf = io.BytesIO()
+                Image.fromarray(px).save(buf, format="PNG")
+                (tmp / rel).write_bytes(buf.getvalue())
+                rows.append(
+                    [
+                        image_id,
+                        cls,
+                        rel.as_posix(),
+                        seed,
+                        gan.checkpoint_sha256,
+                        f"{score:.6g}",
+                        gan.resolution,
+                        gan.kimg,
+                    ]
+                )
+                if len(previews[cls]) < 8:
+                    previews[cls].append(px)
+            if progress:
+                progress(min(start + config.batch_size, total), total)
+        _write_outputs(tmp, run_dir, gan, config, rows, previews)
+    return out
+
+
+def _write_outputs(
+    tmp: Path, run_dir: Path, gan: LoadedGan, config: SampleConfig, rows, previews
+) -> None:
+    with open(tmp / "manifest.csv", "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(MANIFEST_COLUMNS)
+        w.writerows(rows)
+    run_info = (
+        json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+    )
+    (tmp / "synthetic.json").write_text(
+        json.dumps(
+            {
+                "format": "lesiongan-synthetic-v1",
+                "gan_run": str(run_dir.resolve()),
+                "checkpoint": str(gan.checkpoint.resolve()),
+                "checkpoint_sha256": gan.checkpoint_sha256,
+                "checkpoint_kimg": gan.kimg,
+                "resolution": gan.resolution,
+                "classes": gan.classes,
+                "counts": config.per_class,
+                "seed": config.seed,
+                "dataset": run_info.get("dataset"),
+                "dataset_fingerprint": run_info.get("dataset_fingerprint"),
+                "train_split_fingerprint": run_info.get("train_split_fingerprint"),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    if (run_dir / "train_images.csv").is_file():
+        shutil.copyfile(run_dir / "train_images.csv", tmp / "gan_train_images.csv")
+    tiles = [t for c in previews for t in previews[c]]
+    if tiles:
+        width = max(len(v) for v in previews.values())
+        grid = []
+        for c in previews:
+            row = previews[c] + [np.zeros_like(tiles[0])] * (width - len(previews[c]))
+            grid += row
+        arr = torch.from_numpy(np.stack(grid)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+        save_grid(arr, len(previews), tmp / "preview.png")
+    save_config(config, tmp / "config.yaml")
+    save_provenance(
+        tmp,
+        "gan sample",
+        {"gan_run": {"path": str(run_dir.resolve()), "checkpoint_sha256": gan.checkpoint_sha256}},
+    )

@@ -1,0 +1,63 @@
+"""The progressive schedule: phases in kimg (thousands of real images shown to D).
+
+Phase list for a start resolution r0 and final resolution R: stabilize r0, then for every
+resolution above it a fade-in phase (alpha 0 -> 1) and a stabilization phase. Each phase has the
+batch size of its resolution (the paper lowers it at 256 px and above to fit memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from lesiongan.gan.config import NetworkConfig, ScheduleConfig
+from lesiongan.gan.networks import resolutions, stage_of
+
+
+@dataclass(frozen=True)
+class Phase:
+    index: int
+    stage: int
+    resolution: int
+    kind: Literal["stabilize", "fade"]
+    start_nimg: int
+    length_nimg: int
+    batch_size: int
+
+    @property
+    def end_nimg(self) -> int:
+        return self.start_nimg + self.length_nimg
+
+
+def build_phases(net: NetworkConfig, sched: ScheduleConfig) -> list[Phase]:
+    phases: list[Phase] = []
+    start = 0
+    res_list = [r for r in resolutions(net) if r >= sched.start_resolution]
+    for res in res_list:
+        kinds: list[Literal["stabilize", "fade"]] = (
+            ["stabilize"] if res == res_list[0] else ["fade", "stabilize"]
+        )
+        for kind in kinds:
+            kimg = sched.fade_kimg if kind == "fade" else sched.stabilize_kimg
+            if kind == "stabilize" and res == res_list[-1] and sched.final_kimg is not None:
+                kimg = sched.final_kimg
+            n = max(1, round(kimg * 1000))
+            phases.append(
+                Phase(len(phases), stage_of(res), res, kind, start, n, sched.batch_for(res))
+            )
+            start += n
+    return phases
+
+
+def total_nimg(phases: list[Phase]) -> int:
+    return phases[-1].end_nimg
+
+
+def phase_at(phases: list[Phase], cur_nimg: int) -> tuple[Phase, float]:
+    """The phase that ``cur_nimg`` falls in and its alpha (1.0 outside fade-in phases)."""
+    for ph in phases:
+        if cur_nimg < ph.end_nimg:
+            if ph.kind == "fade":
+                return ph, min(1.0, max(0.0, (cur_nimg - ph.start_nimg) / ph.length_nimg))
+            return ph, 1.0
+    return phases[-1], 1.0

@@ -1,0 +1,374 @@
+"""The progressive GAN training loop.
+
+One iteration = one D step then one G step on a minibatch of the current phase (n_critic = 1 as
+in the paper), an EMA update of G, and an ADA update every few steps. Every ``tick_kimg`` the
+loop logs statistics, writes a sample grid from fixed latents, checks that the losses are
+finite (rolling back to the last checkpoint if not), and every few ticks saves a checkpoint.
+All randomness comes from checkpointed generators, so ``--resume`` equals an uninterrupted run
+on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from lesiongan.errors import LesionganError
+from lesiongan.gan.augment import AdaController, DiffAugment
+from lesiongan.gan.checkpoint import (
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.data import BatchSampler, TrainImages, make_real_batch
+from lesiongan.gan.grid import save_grid
+from lesiongan.gan.loss import GanLoss
+from lesiongan.gan.networks import Discriminator, Generator
+from lesiongan.gan.schedule import build_phases, phase_at, total_nimg
+from lesiongan.utils.distributed import DistInfo, all_reduce_mean_grads, broadcast_params
+
+log = logging.getLogger(__name__)
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class TrainingDiverged(LesionganError):
+    """Losses stayed non-finite after every allowed rollback."""
+
+
+def resolve_device(spec: str, info: DistInfo) -> torch.device:
+    if spec == "auto":
+        return (
+            torch.device(f"cuda:{info.local_rank}")
+            if torch.cuda.is_available()
+            else torch.device("cpu")
+        )
+    dev = torch.device(spec)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise LesionganError(f"runtime.device={spec}: CUDA is not available on this machine")
+    return dev
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: GanConfig,
+        data: TrainImages,
+        run_dir: Path,
+        info: DistInfo,
+        device: torch.device,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.cfg, self.run_dir, self.info, self.device, self.progress = (
+            cfg,
+            run_dir,
+            info,
+            device,
+            progress,
+        )
+        self.classes = data.classes
+        self.phases = build_phases(cfg.network, cfg.schedule)
+        for ph in self.phases:
+            if ph.batch_size % info.world_size:
+                raise LesionganError(
+                    f"batch size {ph.batch_size} at {ph.resolution} px does not divide "
+                    f"over {info.world_size} processes"
+                )
+        rt = cfg.runtime
+        self.bf16 = rt.precision == "bf16" or (rt.precision == "auto" and device.type == "cuda")
+        self.channels_last = (
+            rt.channels_last if rt.channels_last is not None else device.type == "cuda"
+        )
+        torch.manual_seed(cfg.seed)
+        n_cls = len(self.classes)
+        self.G = Generator(cfg.network, n_cls).to(device)
+        self.D = Discriminator(cfg.network, n_cls).to(device)
+        self.G_ema = Generator(cfg.network, n_cls).to(device).eval().requires_grad_(False)
+        self.G_ema.load_state_dict(self.G.state_dict())
+        if self.channels_last:
+            for m in (self.G, self.D, self.G_ema):
+                m.to(memory_format=torch.channels_last)
+        broadcast_params([self.G, self.D, self.G_ema], info)
+        self.augment = DiffAugment(cfg.augment.policy, cfg.augment.p).to(device)
+        self.ada = AdaController(
+            self.augment,
+            cfg.augment.ada_target,
+            cfg.augment.ada_kimg,
+            cfg.augment.ada_interval,
+            info,
+        )
+        G_run, D_run = (
+            (torch.compile(self.G), torch.compile(self.D)) if rt.compile else (self.G, self.D)
+        )
+        self.loss = GanLoss(G_run, D_run, self.augment, cfg.loss, D_reg=self.D)
+        self.images = data.images.to(device)
+        self.labels = data.labels.to(device)
+        self.sampler = BatchSampler(len(data.labels), cfg.seed, cfg.data.mirror)
+        self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        # Augmentation draws from the global RNG: decorrelate ranks.
+        torch.manual_seed(cfg.seed * 1000 + 17 + info.rank)
+        self.cur_nimg, self.tick, self.stage, self.rollbacks = 0, 0, -1, 0
+        self.opt_G: torch.optim.Optimizer | None = None
+        self.opt_D: torch.optim.Optimizer | None = None
+        grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
+        k = cfg.log.grid_per_class
+        self.grid_z = torch.randn(n_cls * k, cfg.network.latent_dim, generator=grid_gen).to(device)
+        self.grid_c = torch.arange(n_cls).repeat_interleave(k).to(device)
+        self._reset_tick_stats()
+
+    # -- optimizers and state -------------------------------------------------------------
+    def _make_optimizers(self) -> None:
+        o = self.cfg.optim
+        kw = {"lr": o.lr, "betas": (o.beta1, o.beta2), "eps": o.eps}
+        self.opt_G = torch.optim.Adam(self.G.parameters(), **kw)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), **kw)
+
+    def _enter_stage(self, stage: int) -> None:
+        if self.opt_G is None or self.cfg.optim.reset_on_grow:
+            self._make_optimizers()  # the paper resets Adam when a resolution is added
+        self.stage = stage
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "config": self.cfg.model_dump(mode="json"),
+            "classes": list(self.classes),
+            "cur_nimg": self.cur_nimg,
+            "tick": self.tick,
+            "stage": self.stage,
+            "rollbacks": self.rollbacks,
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "G_ema": self.G_ema.state_dict(),
+            "opt_G": self.opt_G.state_dict() if self.opt_G else None,
+            "opt_D": self.opt_D.state_dict() if self.opt_D else None,
+            "augment": self.augment.state_dict(),
+            "ada": self.ada.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "latent_gen": self.latent_gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(self.device)
+            if self.device.type == "cuda"
+            else None,
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.G.load_state_dict(s["G"])
+        self.D.load_state_dict(s["D"])
+        self.G_ema.load_state_dict(s["G_ema"])
+        self.cur_nimg, self.tick, self.stage, self.rollbacks = (
+            s["cur_nimg"],
+            s["tick"],
+            s["stage"],
+            s["rollbacks"],
+        )
+        self._make_optimizers()
+        if s["opt_G"] is not None:
+            self.opt_G.load_state_dict(s["opt_G"])
+            self.opt_D.load_state_dict(s["opt_D"])
+        self.augment.load_state_dict(s["augment"])
+        self.ada.load_state_dict(s["ada"])
+        self.sampler.load_state_dict(s["sampler"])
+        self.latent_gen.set_state(s["latent_gen"])
+        torch.set_rng_state(s["torch_rng"])
+        if s.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(s["cuda_rng"], self.device)
+
+    def save(self) -> Path:
+        path = checkpoint_path(self.run_dir, self.cur_nimg)
+        if self.info.is_main:
+            save_checkpoint(path, self.state_dict(), keep=self.cfg.log.keep_checkpoints)
+        return path
+
+    # -- one iteration ----------------------------------------------------------------------
+    def _draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents and labels for a global batch (this rank's slice), labels as in the data."""
+        z = torch.randn(batch, self.cfg.network.latent_dim, generator=self.latent_gen)
+        c = torch.randint(0, len(self.labels), (batch,), generator=self.latent_gen)
+        sl = self._slice(batch)
+        return z[sl].to(self.device), self.labels[c[sl].to(self.device)]
+
+    def _slice(self, batch: int) -> slice:
+        per = batch // self.info.world_size
+        return slice(self.info.rank * per, (self.info.rank + 1) * per)
+
+    def step(self) -> None:
+        phase, alpha = phase_at(self.phases, self.cur_nimg)
+        if phase.stage != self.stage:
+            self._enter_stage(phase.stage)
+        B = phase.batch_size
+        idx, flips = self.sampler.next_indices(B)
+        sl = self._slice(B)
+        real = make_real_batch(self.images, idx[sl], flips[sl], phase.resolution, alpha)
+        real_c = self.labels[idx[sl].to(self.device)]
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        a = torch.tensor(alpha, device=self.device)
+        amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
+        z, c = self._draw(B)
+        self.G.requires_grad_(False)
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        with amp:
+            d = self.loss.accumulate_gradients("Dmain", real, real_c, z, c, phase.stage, a)
+        all_reduce_mean_grads([p for p in self.D.parameters() if p.grad is not None], self.info)
+        self.opt_D.step()
+        self.ada.accumulate(d.pop("real_scores"))
+        z, c = self._draw(B)
+        self.G.requires_grad_(True)
+        self.D.requires_grad_(False)
+        self.opt_G.zero_grad(set_to_none=True)
+        with amp:
+            g = self.loss.accumulate_gradients("Gmain", real, real_c, z, c, phase.stage, a)
+        all_reduce_mean_grads([p for p in self.G.parameters() if p.grad is not None], self.info)
+        self.opt_G.step()
+        self._update_ema()
+        rt = self.ada.step(B)
+        self.cur_nimg += B
+        self._accumulate({**d, **g}, rt)
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        beta = self.cfg.optim.ema_beta
+        ema, cur = list(self.G_ema.parameters()), list(self.G.parameters())
+        torch._foreach_lerp_(ema, cur, 1.0 - beta)
+
+    # -- ticks --------------------------------------------------------------------------------
+    def _reset_tick_stats(self) -> None:
+        self._sums: dict[str, torch.Tensor] = {}
+        self._steps = 0
+        self._rt: float | None = None
+        self._tick_start_nimg = self.cur_nimg
+        self._tick_start_time = time.perf_counter()
+
+    def _accumulate(self, stats: dict[str, torch.Tensor], rt: float | None) -> None:
+        for k, v in stats.items():
+            self._sums[k] = self._sums.get(k, 0) + v.float()
+        self._steps += 1
+        if rt is not None:
+            self._rt = rt
+
+    def _tick_stats(self) -> dict[str, Any]:
+        phase, alpha = phase_at(self.phases, max(self.cur_nimg - 1, 0))
+        dt = time.perf_counter() - self._tick_start_time
+        stats = {
+            k: float(v) / max(self._steps, 1) for k, v in self._sums.items()
+        }  # one sync per tick
+        return {
+            "tick": self.tick,
+            "kimg": self.cur_nimg / 1000,
+            "total_kimg": total_nimg(self.phases) / 1000,
+            "resolution": phase.resolution,
+            "phase": phase.kind,
+            "alpha": alpha,
+            "batch": phase.batch_size,
+            **stats,
+            "augment_p": float(self.augment.p),
+            "r_t": self._rt,
+            "img_per_s": (self.cur_nimg - self._tick_start_nimg) / dt if dt > 0 else 0.0,
+            "sec_per_tick": dt,
+            "rollbacks": self.rollbacks,
+        }
+
+    def _finite(self) -> bool:
+        if not self._sums:
+            return True
+        flag = torch.stack([v.float() for v in self._sums.values()]).isfinite().all().float()
+        if self.info.enabled:
+            torch.distributed.all_reduce(flag, op=torch.distributed.ReduceOp.MIN)
+        return bool(flag)
+
+    def _rollback(self) -> None:
+        self.rollbacks += 1
+        if self.rollbacks > self.cfg.runtime.max_rollbacks:
+            raise TrainingDiverged(
+                f"{self.run_dir}: losses became NaN/Inf {self.rollbacks} times "
+                f"near kimg {self.cur_nimg / 1000:.1f}; "
+                "lower optim.lr or change loss.kind"
+            )
+        path = latest_checkpoint(self.run_dir)
+        log.warning(
+            "non-finite loss at kimg %.1f: rolling back to %s (rollback %d of at most %d)",
+            self.cur_nimg / 1000,
+            path.name,
+            self.rollbacks,
+            self.cfg.runtime.max_rollbacks,
+        )
+        rollbacks = self.rollbacks
+        self.load_state_dict(load_checkpoint(path, self.device))
+        self.rollbacks = rollbacks
+        # Take a different random path than the one that diverged.
+        self.latent_gen.manual_seed(self.cfg.seed + 7919 * rollbacks)
+        torch.manual_seed(self.cfg.seed * 1000 + 7919 * rollbacks + self.info.rank)
+
+    def _write_tick(self, stats: dict[str, Any], writer: Any) -> None:
+        if not self.info.is_main:
+            return
+        with open(self.run_dir / "stats.jsonl", "a") as f:
+            f.write(json.dumps(stats) + "\n")
+        phase, alpha = phase_at(self.phases, max(self.cur_nimg - 1, 0))
+        with torch.no_grad():
+            fakes = self.G_ema(self.grid_z, self.grid_c, phase.stage, alpha)
+        grid = save_grid(
+            fakes, len(self.classes), self.run_dir / "grids" / f"fakes-{self.cur_nimg:09d}.png"
+        )
+        if writer is not None:
+            for k, v in stats.items():
+                if isinstance(v, (int, float)) and v is not None:
+                    writer.add_scalar(f"train/{k}", v, self.cur_nimg)
+            writer.add_image("fakes", grid, self.cur_nimg, dataformats="HWC")
+            writer.flush()
+
+    def run(self, stop_at_nimg: int | None = None, writer: Any = None) -> None:
+        """Train until the schedule ends (or ``stop_at_nimg``, for tests of interruption)."""
+        end = (
+            total_nimg(self.phases)
+            if stop_at_nimg is None
+            else min(stop_at_nimg, total_nimg(self.phases))
+        )
+        tick_nimg = round(self.cfg.log.tick_kimg * 1000)
+        if self.cur_nimg == 0 and not self._has_checkpoint():
+            self.save()  # the rollback target before the first snapshot
+        self._reset_tick_stats()
+        while self.cur_nimg < end:
+            self.step()
+            done = self.cur_nimg >= end
+            if self.progress:
+                phase, alpha = phase_at(self.phases, self.cur_nimg - 1)
+                self.progress(
+                    {
+                        "kimg": self.cur_nimg / 1000,
+                        "total_kimg": total_nimg(self.phases) / 1000,
+                        "resolution": phase.resolution,
+                        "phase": phase.kind,
+                        "alpha": alpha,
+                    }
+                )
+            if self.cur_nimg - self._tick_start_nimg < tick_nimg and not done:
+                continue
+            if not self._finite():
+                self._rollback()
+                self._reset_tick_stats()
+                continue
+            stats = self._tick_stats()
+            self.tick += 1
+            self._write_tick(stats, writer)
+            if self.progress:
+                self.progress({"tick_stats": stats})
+            if self.tick % self.cfg.log.snapshot_ticks == 0 or done:
+                self.save()
+            self._reset_tick_stats()
+
+    def _has_checkpoint(self) -> bool:
+        try:
+            latest_checkpoint(self.run_dir)
+        except LesionganError:
+            return False
+        return True

@@ -1,0 +1,164 @@
+"""Training runs on the tiny config: finite losses, artifacts, resume, rollback, checkpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+from gan_helpers import state_equal, tiny_config
+
+from lesiongan.errors import DataError, LesionganError
+from lesiongan.gan.checkpoint import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
+from lesiongan.gan.loss import GanLoss
+from lesiongan.gan.run import run_training
+from lesiongan.gan.schedule import build_phases, phase_at, total_nimg
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "full"
+    run_training(tiny_dataset, out, tiny_config())
+    return out
+
+
+def test_schedule_phases_and_alpha() -> None:
+    cfg = tiny_config()
+    phases = build_phases(cfg.network, cfg.schedule)
+    assert [(p.resolution, p.kind) for p in phases] == [
+        (8, "stabilize"),
+        (16, "fade"),
+        (16, "stabilize"),
+    ]
+    assert total_nimg(phases) == 1200
+    assert phase_at(phases, 0)[1] == 1.0
+    assert phase_at(phases, 400) == (phases[1], 0.0)
+    assert phase_at(phases, 600)[1] == pytest.approx(0.5)
+    assert phase_at(phases, 800) == (phases[2], 1.0)
+
+
+def test_run_finishes_with_finite_stats_and_artifacts(finished_run: Path) -> None:
+    stats = [json.loads(line) for line in (finished_run / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["kimg"] == pytest.approx(1.2, abs=0.02)
+    assert {s["resolution"] for s in stats} == {8, 16}
+    for s in stats:
+        for key in ("loss_G", "loss_D", "reg"):
+            assert torch.isfinite(torch.tensor(s[key])), (key, s)
+    assert 0.0 <= stats[-1]["augment_p"] <= 1.0
+    assert json.loads((finished_run / "status.json").read_text())["state"] == "done"
+    assert len(list((finished_run / "grids").glob("fakes-*.png"))) == len(stats)
+    assert 1 <= len(list_checkpoints(finished_run)) <= 3
+    run = json.loads((finished_run / "run.json").read_text())
+    assert run["classes"] == ["melanoma", "seborrheic_keratosis", "nevus"]
+    lines = (finished_run / "train_images.csv").read_text().splitlines()
+    assert (
+        lines[0] == "image_id,label,source_sha256" and len(lines) - 1 == run["n_train_images"] == 36
+    )
+
+
+def test_training_changes_the_networks(
+    finished_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    first = load_checkpoint(sorted((finished_run / "checkpoints").glob("*.pt"))[-1])
+    assert first["cur_nimg"] == 1200
+    # the 16 px toRGB of G_ema moved away from its initial value during the fade and stabilization
+    from lesiongan.gan.networks import Generator
+
+    torch.manual_seed(0)
+    init = Generator(tiny_config().network, 3).state_dict()
+    assert not torch.equal(init["to_rgb.2.weight"], first["G_ema"]["to_rgb.2.weight"])
+
+
+def test_resume_equals_uninterrupted(
+    finished_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "interrupted"
+    cfg = tiny_config()
+    partial = run_training(tiny_dataset, out, cfg, stop_at_kimg=0.6)
+    assert not partial.done and json.loads((out / "status.json").read_text())["state"] == "stopped"
+    resumed = run_training(tiny_dataset, out, cfg, resume=True)
+    assert resumed.done
+    a = load_checkpoint(latest_checkpoint(finished_run))
+    b = load_checkpoint(latest_checkpoint(out))
+    for key in ("G", "D", "G_ema"):
+        assert state_equal(a[key], b[key]), key
+    assert torch.equal(a["augment"]["p"], b["augment"]["p"])
+
+
+def test_nan_loss_rolls_back_with_a_warning(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    original = GanLoss.accumulate_gradients
+    calls = {"n": 0}
+
+    def flaky(self, phase, *args, **kwargs):
+        stats = original(self, phase, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 20:  # once, in the middle of the first tick after the first snapshot
+            stats = {k: v * float("nan") for k, v in stats.items()}
+        return stats
+
+    monkeypatch.setattr(GanLoss, "accumulate_gradients", flaky)
+    with caplog.at_level(logging.WARNING):
+        result = run_training(tiny_dataset, tmp_path / "run", tiny_config())
+    assert result.done
+    assert any("rolling back" in r.message for r in caplog.records)
+    stats = [
+        json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()
+    ]
+    assert stats[-1]["rollbacks"] == 1
+    assert all(torch.isfinite(torch.tensor(s["loss_D"])) for s in stats)
+
+
+def test_persistent_nan_gives_up_with_clear_error(
+    tiny_dataset: Path, tmp_path: Path, monkeypatch
+) -> None:
+    original = GanLoss.accumulate_gradients
+
+    def broken(self, phase, *args, **kwargs):
+        return {k: v * float("nan") for k, v in original(self, phase, *args, **kwargs).items()}
+
+    monkeypatch.setattr(GanLoss, "accumulate_gradients", broken)
+    with pytest.raises(LesionganError, match="NaN/Inf"):
+        run_training(tiny_dataset, tmp_path / "run", tiny_config(**{"runtime.max_rollbacks": 1}))
+
+
+def test_corrupt_and_mismatched_checkpoints_are_clear_errors(
+    finished_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    ckpt = latest_checkpoint(run)
+    with pytest.raises(CheckpointError, match="checkpoint network has fmap_max=16"):
+        run_training(tiny_dataset, run, tiny_config(**{"network.fmap_max": 8}), resume=True)
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(ckpt)
+    (tmp_path / "other.pt").write_bytes(b"hello")
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_checkpoint(tmp_path / "other.pt")
+    torch.save({"weights": torch.zeros(1)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a lesiongan GAN checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+
+
+def test_resume_checks_the_data_and_existing_run_needs_force(
+    finished_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from lesiongan.errors import OutputExistsError
+
+    with pytest.raises(OutputExistsError, match="--force"):
+        run_training(tiny_dataset, finished_run, tiny_config())
+    with pytest.raises(LesionganError, match=r"nothing to resume|not a GAN run"):
+        run_training(tiny_dataset, tmp_path / "new", tiny_config(), resume=True)
+    with pytest.raises(DataError, match=r"above|below"):
+        run_training(tiny_dataset, tmp_path / "big", tiny_config(**{"network.resolution": 32}))
