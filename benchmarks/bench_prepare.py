@@ -18,11 +18,10 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import WORK, write_result  # noqa: E402
-
-from lesiongan.data.images import center_crop_resize, load_rgb  # noqa: E402
-from lesiongan.data.prepare import PrepareConfig, run_prepare  # noqa: E402
-from lesiongan.utils.parallel import default_workers  # noqa: E402
+from common import WORK, write_result
+from lesiongan.data.images import center_crop_resize, load_rgb
+from lesiongan.data.prepare import PrepareConfig, run_prepare
+from lesiongan.utils.parallel import default_workers
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017-sample"
 
