@@ -5,6 +5,10 @@ generator seeded with it, so any image can be regenerated alone (:func:`generate
 from ``G_ema``; ``d_score`` is the discriminator's raw score of the saved (8-bit) image with its
 intended label and no augmentation, used later for soft labels and filtering.
 
+D's minibatch-stddev layer makes a score depend on the other images in its group. So that an
+image's ``d_score`` is its own, :func:`score_images` puts every image in a group with fixed
+companions: ``group - 1`` images generated from reserved seeds with the same label.
+
 The output directory records which GAN, checkpoint, dataset and train split produced it, and
 carries the GAN's ``train_images.csv`` so a classifier can refuse to test on those images.
 """
@@ -129,6 +133,26 @@ def generate(gan: LoadedGan, seeds: list[int], labels: list[int]) -> torch.Tenso
     return gan.G(z.to(dev), c.to(dev), gan.stage, 1.0)
 
 
+COMPANION_SEED = 2**40
+
+
+@torch.no_grad()
+def score_images(gan: LoadedGan, images: torch.Tensor, labels: list[int]) -> torch.Tensor:
+    """D's score of each image, each in a minibatch-stddev group with fixed same-class companions."""
+    group = gan.D.cfg.mbstd_group
+    c = torch.tensor(labels, dtype=torch.int64, device=images.device)
+    if group <= 1:
+        return gan.D(images, c, gan.stage, 1.0).float()
+    n = images.shape[0]
+    # minibatch_stddev groups sample i with i + n, i + 2n, ... when the batch is group * n.
+    parts = [images]
+    for k in range(group - 1):
+        comp = generate(gan, [COMPANION_SEED + k] * n, labels)
+        parts.append(comp.to(images.dtype))
+    scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, 1.0).float()
+    return scores[:n]
+
+
 def run_sample(
     run_dir: Path,
     out: Path,
@@ -160,12 +184,7 @@ def run_sample(
             pixels = to_uint8(generate(gan, seeds, labels))
             x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
             with torch.no_grad():
-                scores = (
-                    gan.D(x, torch.tensor(labels, device=device), gan.stage, 1.0)
-                    .float()
-                    .cpu()
-                    .tolist()
-                )
+                scores = score_images(gan, x, labels).cpu().tolist()
             for (cls, _), seed, px, score in zip(batch, seeds, pixels, scores):
                 image_id = f"SYN_{config.seed}_{seed % SEED_STRIDE:07d}"
                 rel = Path("images") / cls / f"{image_id}.png"
