@@ -43,6 +43,7 @@ format: venv
 bench: venv
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_synth.py
+	$(PY) benchmarks/bench_gan_train.py --config configs/gan-demo.yaml --resolution 8 16 32
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out benchmarks/_work

@@ -28,7 +28,9 @@ original_run = Trainer.run
 
 def run_and_capture(self: Trainer, *args, **kwargs):
     original_run(self, *args, **kwargs)
-    captured.update(G=digest(self.G), D=digest(self.D), G_ema=digest(self.G_ema), p=str(float(self.augment.p)))
+    captured.update(
+        G=digest(self.G), D=digest(self.D), G_ema=digest(self.G_ema), p=str(float(self.augment.p))
+    )
 
 
 def main() -> None:

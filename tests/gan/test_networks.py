@@ -103,7 +103,7 @@ def test_augment_identity_at_p0_and_differentiable() -> None:
     aug = DiffAugment("color,translation,cutout", p=0.0)
     x = torch.randn(4, 3, 16, 16, requires_grad=True)
     assert aug(x) is x
-    aug.p.fill_(1.0)
+    aug.set_p(1.0)
     y = aug(x)
     assert y.shape == x.shape and not torch.allclose(y, x)
     y.sum().backward()

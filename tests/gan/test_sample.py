@@ -29,7 +29,11 @@ from lesiongan.gan.sample import (
 @pytest.fixture(scope="module")
 def gan_run(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sample") / "run"
-    run_training(tiny_dataset, out, tiny_config(**{"schedule.stabilize_kimg": 0.2, "schedule.fade_kimg": 0.2}))
+    run_training(
+        tiny_dataset,
+        out,
+        tiny_config(**{"schedule.stabilize_kimg": 0.2, "schedule.fade_kimg": 0.2}),
+    )
     return out
 
 
@@ -39,7 +43,9 @@ def _rows(out: Path) -> list[dict[str, str]]:
 
 
 def test_manifest_follows_the_contract(gan_run: Path, tmp_path: Path) -> None:
-    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5, "nevus": 3}, seed=4))
+    out = run_sample(
+        gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5, "nevus": 3}, seed=4)
+    )
     rows = _rows(out)
     header = (out / "manifest.csv").read_text().splitlines()[0].split(",")
     assert header[:6] == ["image_id", "label", "path", "seed", "checkpoint_sha256", "d_score"]
@@ -58,7 +64,9 @@ def test_manifest_follows_the_contract(gan_run: Path, tmp_path: Path) -> None:
 
 
 def test_any_image_regenerates_from_its_seed(gan_run: Path, tmp_path: Path) -> None:
-    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"seborrheic_keratosis": 6}, batch_size=4))
+    out = run_sample(
+        gan_run, tmp_path / "syn", SampleConfig(per_class={"seborrheic_keratosis": 6}, batch_size=4)
+    )
     gan = load_gan(gan_run)
     row = _rows(out)[5]
     again = to_uint8(generate(gan, [int(row["seed"])], [gan.classes.index(row["label"])]))[0]
@@ -66,15 +74,21 @@ def test_any_image_regenerates_from_its_seed(gan_run: Path, tmp_path: Path) -> N
 
 
 def test_d_score_is_the_discriminators_score_and_its_own(gan_run: Path, tmp_path: Path) -> None:
-    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5}, batch_size=3))
+    out = run_sample(
+        gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5}, batch_size=3)
+    )
     gan = load_gan(gan_run)
     for row in _rows(out)[3:]:
         pixels = np.array(Image.open(out / row["path"]))
         x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1
         alone = score_images(gan, x, [0]).item()  # scored alone, not with its sampling batch
         assert float(row["d_score"]) == pytest.approx(alone, rel=1e-4, abs=1e-4)
-        companions = generate(gan, [COMPANION_SEED, COMPANION_SEED + 1, COMPANION_SEED + 2], [0, 0, 0])
-        direct = gan.D(torch.cat([x, companions]), torch.zeros(4, dtype=torch.int64), gan.stage, 1.0)[0]
+        companions = generate(
+            gan, [COMPANION_SEED, COMPANION_SEED + 1, COMPANION_SEED + 2], [0, 0, 0]
+        )
+        direct = gan.D(
+            torch.cat([x, companions]), torch.zeros(4, dtype=torch.int64), gan.stage, 1.0
+        )[0]
         assert alone == pytest.approx(direct.item(), rel=1e-5, abs=1e-5)
 
 
@@ -86,7 +100,12 @@ def test_classes_give_different_images_for_the_same_latent(gan_run: Path) -> Non
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("melanoma", "expected CLASS=N"), ("melanoma=x", "whole number"), ("melanoma=-1", ">= 0"), ("", "at least one")],
+    [
+        ("melanoma", "expected CLASS=N"),
+        ("melanoma=x", "whole number"),
+        ("melanoma=-1", ">= 0"),
+        ("", "at least one"),
+    ],
 )
 def test_per_class_parsing_errors(text: str, message: str) -> None:
     with pytest.raises(LesionganError, match=message):
@@ -105,16 +124,43 @@ def test_unknown_class_and_existing_output(gan_run: Path, tmp_path: Path) -> Non
 def test_cli_train_dry_run_train_and_sample(cli, tiny_dataset: Path, tmp_path: Path) -> None:
     from gan_helpers import TINY
 
-    code, out, _ = cli("gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY, "--dry-run")
+    code, out, _ = cli(
+        "gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY, "--dry-run"
+    )
     assert code == 0 and "schedule" in out and "fade" in out
     assert not (tmp_path / "run").exists()
-    code, _, err = cli("gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY,
-                       "--set", "schedule.stabilize_kimg=0.1", "--set", "schedule.fade_kimg=0.1")
+    code, _, err = cli(
+        "gan",
+        "train",
+        tiny_dataset,
+        "--out",
+        tmp_path / "run",
+        "--config",
+        TINY,
+        "--set",
+        "schedule.stabilize_kimg=0.1",
+        "--set",
+        "schedule.fade_kimg=0.1",
+    )
     assert code == 0, err
-    code, out, err = cli("gan", "sample", tmp_path / "run", "--out", tmp_path / "syn", "--per-class", "nevus=3")
+    code, out, err = cli(
+        "gan", "sample", tmp_path / "run", "--out", tmp_path / "syn", "--per-class", "nevus=3"
+    )
     assert code == 0, err
     assert len(_rows(tmp_path / "syn")) == 3
-    code, _, err = cli("gan", "sample", tmp_path / "nope", "--out", tmp_path / "syn2", "--per-class", "nevus=3")
+    code, _, err = cli(
+        "gan", "sample", tmp_path / "nope", "--out", tmp_path / "syn2", "--per-class", "nevus=3"
+    )
     assert code == 1 and "no checkpoint found" in err and "Traceback" not in err
-    code, _, err = cli("gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY, "--set", "lossx=1")
+    code, _, err = cli(
+        "gan",
+        "train",
+        tiny_dataset,
+        "--out",
+        tmp_path / "run",
+        "--config",
+        TINY,
+        "--set",
+        "lossx=1",
+    )
     assert code == 1 and "unknown key 'lossx'" in err

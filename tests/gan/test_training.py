@@ -162,3 +162,38 @@ def test_resume_checks_the_data_and_existing_run_needs_force(
         run_training(tiny_dataset, tmp_path / "new", tiny_config(), resume=True)
     with pytest.raises(DataError, match=r"above|below"):
         run_training(tiny_dataset, tmp_path / "big", tiny_config(**{"network.resolution": 32}))
+
+
+@pytest.mark.parametrize("loss_kind", ["wgan-gp", "logistic-r1"])
+def test_bf16_channels_last_and_both_losses_train(
+    tiny_dataset: Path, tmp_path: Path, loss_kind: str
+) -> None:
+    cfg = tiny_config(
+        **{
+            "runtime.precision": "bf16",
+            "runtime.channels_last": True,
+            "loss.kind": loss_kind,
+            "schedule.stabilize_kimg": 0.2,
+            "schedule.fade_kimg": 0.2,
+        }
+    )
+    assert run_training(tiny_dataset, tmp_path / "run", cfg).done
+    stats = [
+        json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()
+    ]
+    assert all(
+        torch.isfinite(torch.tensor([s["loss_G"], s["loss_D"], s["reg"]])).all() for s in stats
+    )
+
+
+def test_ema_follows_the_generator_early(finished_run: Path) -> None:
+    """With the ramp-up, G_ema of a short run is close to G, not stuck at its initialization."""
+    from lesiongan.gan.networks import Generator
+
+    state = load_checkpoint(latest_checkpoint(finished_run))
+    torch.manual_seed(0)
+    init = Generator(tiny_config().network, 3).state_dict()
+    key = "to_rgb.2.weight"
+    to_g = (state["G_ema"][key] - state["G"][key]).norm()
+    to_init = (state["G_ema"][key] - init[key]).norm()
+    assert to_g < 0.5 * to_init

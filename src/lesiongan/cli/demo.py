@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
@@ -11,7 +13,7 @@ from lesiongan.cli.console import err, out, progress_bar
 
 def demo(
     out_dir: Path = typer.Option(Path("demo-out"), "--out", help="Directory for all demo outputs."),
-    quick: bool = typer.Option(False, "--quick", help="A smaller, faster smoke run."),
+    quick: bool = typer.Option(False, "--quick", help="A small smoke run (16 px GAN, 300 images)."),
     force: bool = typer.Option(
         False, "--force", help="Redo every stage, replacing earlier demo outputs."
     ),
@@ -21,33 +23,42 @@ def demo(
 ) -> None:
     """Run the pipeline end to end on procedural data (no download).
 
-    Stages already finished by an earlier run with the same settings are reused, so an
-    interrupted demo continues where it stopped.
+    synth (2000 images) -> prepare (64 px, poster split) -> class-conditional PGGAN (8 -> 32 px,
+    configs/gan-demo.yaml) -> synthetic minority images that balance the training classes.
+    Stages finished by an earlier run with the same settings are reused, and an interrupted GAN
+    run is resumed, so running it again continues where it stopped.
     """
-    from lesiongan.data.prepare import PrepareConfig, run_prepare
-    from lesiongan.data.synth import SynthConfig, run_synth
-    from lesiongan.workflows.stages import is_reusable
+    from lesiongan.cli.gan import TrainProgress
+    from lesiongan.workflows.demo import build_demo_plan, run_demo
 
-    source, dataset = out_dir / "source", out_dir / "dataset"
-    synth_cfg = (
-        SynthConfig(n=300, size=64, seed=0) if quick else SynthConfig(n=2000, size=128, seed=0)
+    plan = build_demo_plan(out_dir, quick)
+    names = {
+        "synth": "1/4 synth",
+        "prepare": "2/4 prepare",
+        "gan": "3/4 gan",
+        "sample": "4/4 sample",
+    }
+
+    @contextlib.contextmanager
+    def stage(name: str) -> Iterator[Callable[..., None]]:
+        if name == "gan":
+            with TrainProgress() as bar:
+                yield bar.update
+        else:
+            with progress_bar(names[name]) as progress:
+                yield progress
+
+    result = run_demo(plan, force=force, workers=workers, stage=stage)
+    for name in result.reused:
+        out.print(f"{names[name]}: reused the finished output of an earlier run")
+    wanted = ", ".join(f"{c} {n}" for c, n in result.per_class.items())
+    out.print(
+        f"procedural source:  {plan.source}\nprepared dataset:   {plan.dataset}\n"
+        f"GAN run:            {plan.gan_run} (sample grids in {plan.gan_run / 'grids'})\n"
+        f"synthetic images:   {plan.synthetic} ({wanted}; preview {plan.synthetic / 'preview.png'})"
     )
-    prepare_cfg = PrepareConfig(size=64 if quick else 128, split="poster", seed=0)
-    if is_reusable(source, synth_cfg, force):
-        out.print(f"1/2 synth: reusing {source}")
-    else:
-        with progress_bar("1/2 synth") as progress:
-            run_synth(source, synth_cfg, force=force, workers=workers, progress=progress)
-    if is_reusable(dataset, prepare_cfg, force):
-        out.print(f"2/2 prepare: reusing {dataset}")
-    else:
-        with progress_bar("2/2 prepare") as progress:
-            run_prepare(
-                source, dataset, prepare_cfg, force=force, workers=workers, progress=progress
-            )
-    out.print(f"procedural source: {source}\nprepared dataset:  {dataset}")
     err.print(
-        "note: the GAN, classifier, audit and experiment stages have not landed yet "
-        "(issues #3-#7); this demo ran the data stages only.",
+        "note: the classifier, audit and experiment stages have not landed yet (issues #4-#6); "
+        "this demo stops after sampling synthetic minority images.",
         markup=False,
     )

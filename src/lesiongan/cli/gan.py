@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lesiongan.cli.console import err, out, progress_bar
 from lesiongan.config import load_config, parse_overrides
+from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
     help="Train a class-conditional progressive GAN and sample from it.", no_args_is_help=True
@@ -27,7 +28,8 @@ def train(
     config_file: Path | None = typer.Option(
         None,
         "--config",
-        help="YAML recipe, e.g. configs/gan-demo.yaml (default: the paper's 256 px config).",
+        help="YAML file or bundled recipe name: gan-paper-256, gan-demo, gan-tiny "
+        "(default: the paper's 256 px settings).",
     ),
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a key: --set schedule.stabilize_kimg=100."
@@ -60,12 +62,12 @@ def train(
             )
         cfg = load_run_config(out_dir, sets)
     else:
-        cfg = load_config(GanConfig, config_file, sets)
+        cfg = load_config(GanConfig, resolve_recipe(config_file) if config_file else None, sets)
     if dry_run:
         _print_plan(cfg)
         return
     _warn_cpu(cfg)
-    with _TrainProgress() as bar:
+    with TrainProgress() as bar:
         result = run_training(
             dataset, out_dir, cfg, resume=resume, force=force, progress=bar.update
         )
@@ -148,7 +150,7 @@ def _warn_cpu(cfg) -> None:
         )
 
 
-class _TrainProgress:
+class TrainProgress:
     """A rich bar over images shown, with the phase, alpha and the last tick's statistics."""
 
     def __init__(self) -> None:
@@ -165,7 +167,7 @@ class _TrainProgress:
         )
         self.task = None
 
-    def __enter__(self) -> _TrainProgress:
+    def __enter__(self) -> TrainProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

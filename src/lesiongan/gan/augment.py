@@ -30,9 +30,19 @@ class DiffAugment(nn.Module):
         if unknown:
             raise ValueError(f"unknown augmentation op(s) {unknown}; known: {', '.join(OPS)}")
         self.register_buffer("p", torch.tensor(float(p)))
+        self.p_host = float(p)  # host copy: reading the buffer on every call would sync CUDA
+
+    def set_p(self, value: float) -> None:
+        self.p.fill_(min(max(float(value), 0.0), 1.0))
+        # read back the float32 value, so a resumed run (which restores the buffer) matches
+        self.p_host = float(self.p.cpu())
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:  # type: ignore[override]
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.p_host = float(self.p)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.ops or float(self.p) <= 0.0:
+        if not self.ops or self.p_host <= 0.0:
             return x
         for op in self.ops:
             apply = (torch.rand(x.shape[0], device=x.device) < self.p).to(x.dtype)
@@ -140,8 +150,7 @@ class AdaController:
             * (batch_size * self.interval)
             / (self.ada_kimg * 1000)
         )
-        with torch.no_grad():
-            self.augment.p.copy_((self.augment.p + adjust).clamp(0.0, 1.0))
+        self.augment.set_p(self.augment.p_host + adjust)
         self._sign_sum, self._count = 0.0, 0
         return rt
 

@@ -53,7 +53,12 @@ class OptimConfig(Config):
     beta1: float = Field(0.0, ge=0, lt=1)
     beta2: float = Field(0.99, ge=0, lt=1)
     eps: float = Field(1e-8, gt=0)
-    ema_beta: float = Field(0.999, ge=0, lt=1, description="G_ema decay per step")
+    ema_kimg: float = Field(
+        11.1, gt=0, description="G_ema half-life in kimg (the paper's 0.999 per step at batch 16)"
+    )
+    ema_rampup: float | None = Field(
+        0.05, gt=0, description="half-life at most this share of the images seen so far (null: off)"
+    )
     reset_on_grow: bool = Field(
         True, description="fresh Adam state when a resolution is added (paper)"
     )

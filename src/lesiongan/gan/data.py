@@ -104,8 +104,8 @@ class BatchSampler:
         return {"gen": self.gen.get_state(), "perm": self.perm.clone(), "pos": self.pos}
 
     def load_state_dict(self, state: dict) -> None:
-        self.gen.set_state(state["gen"])
-        self.perm = state["perm"].clone()
+        self.gen.set_state(state["gen"].cpu())
+        self.perm = state["perm"].cpu().clone()
         self.pos = int(state["pos"])
 
 

@@ -82,7 +82,9 @@ class GanLoss:
         if self.cfg.gp_lambda == 0:
             return real.new_zeros((), dtype=torch.float32)
         u = torch.rand(real.shape[0], 1, 1, 1, device=real.device, dtype=real.dtype)
-        mixed = torch.lerp(real.detach(), fake.detach(), u).requires_grad_(True)
+        mixed = torch.lerp(real.detach().float(), fake.detach().float(), u.float()).requires_grad_(
+            True
+        )
         score = self.D_reg(mixed, labels, stage, alpha)
         (grad,) = torch.autograd.grad(score.float().sum(), mixed, create_graph=True)
         norm = grad.float().flatten(1).norm(dim=1)

@@ -99,7 +99,8 @@ class Generator(nn.Module):
         if stage == 0:
             return img
         # Always blend (even at alpha = 1): no data-dependent branch, so compiled graphs stay valid.
-        low = upsample2x(self.to_rgb[stage - 1](prev))
+        # note: under autocast, interpolate runs in float32 while convs give bf16: align dtypes
+        low = upsample2x(self.to_rgb[stage - 1](prev)).to(img.dtype)
         return torch.lerp(low, img, _as_tensor(alpha, img))
 
 
@@ -144,7 +145,7 @@ class Discriminator(nn.Module):
         x = lrelu(self.from_rgb[stage](img))
         if stage > 0:
             x = self.blocks[stage - 1](x)
-            low = lrelu(self.from_rgb[stage - 1](downsample2x(img)))
+            low = lrelu(self.from_rgb[stage - 1](downsample2x(img))).to(x.dtype)
             x = torch.lerp(low, x, _as_tensor(alpha, x))
             for block in reversed(self.blocks[: stage - 1]):
                 x = block(x)
@@ -162,4 +163,5 @@ class Discriminator(nn.Module):
 def _as_tensor(alpha: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     if isinstance(alpha, torch.Tensor):
         return alpha.to(device=like.device, dtype=like.dtype)
-    return torch.tensor(alpha, device=like.device, dtype=like.dtype)
+    # torch.full, not torch.tensor: no host-to-device copy, so no sync on CUDA
+    return torch.full((), alpha, device=like.device, dtype=like.dtype)

@@ -138,7 +138,7 @@ COMPANION_SEED = 2**40
 
 @torch.no_grad()
 def score_images(gan: LoadedGan, images: torch.Tensor, labels: list[int]) -> torch.Tensor:
-    """D's score of each image, each in a minibatch-stddev group with fixed same-class companions."""
+    """D's score of each image, in a minibatch-stddev group with fixed same-class companions."""
     group = gan.D.cfg.mbstd_group
     c = torch.tensor(labels, dtype=torch.int64, device=images.device)
     if group <= 1:

@@ -57,6 +57,12 @@ def resolve_device(spec: str, info: DistInfo) -> torch.device:
     return dev
 
 
+def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t
+
+
 class Trainer:
     def __init__(
         self,
@@ -87,6 +93,8 @@ class Trainer:
         self.channels_last = (
             rt.channels_last if rt.channels_last is not None else device.type == "cuda"
         )
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
         torch.manual_seed(cfg.seed)
         n_cls = len(self.classes)
         self.G = Generator(cfg.network, n_cls).to(device)
@@ -112,7 +120,8 @@ class Trainer:
         self.images = data.images.to(device)
         self.labels = data.labels.to(device)
         self.sampler = BatchSampler(len(data.labels), cfg.seed, cfg.data.mirror)
-        self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
+        # Latents are drawn on the training device (no host-to-device copy per step).
+        self.latent_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         # Augmentation draws from the global RNG: decorrelate ranks.
         torch.manual_seed(cfg.seed * 1000 + 17 + info.rank)
         self.cur_nimg, self.tick, self.stage, self.rollbacks = 0, 0, -1, 0
@@ -176,10 +185,18 @@ class Trainer:
         self.augment.load_state_dict(s["augment"])
         self.ada.load_state_dict(s["ada"])
         self.sampler.load_state_dict(s["sampler"])
-        self.latent_gen.set_state(s["latent_gen"])
-        torch.set_rng_state(s["torch_rng"])
+        try:
+            self.latent_gen.set_state(s["latent_gen"].cpu())
+        except (
+            RuntimeError
+        ):  # a checkpoint from another device type: its stream cannot continue here
+            log.warning(
+                "latent RNG state comes from another device type; continuing with a fresh stream"
+            )
+            self.latent_gen.manual_seed(self.cfg.seed + 1 + self.cur_nimg)
+        torch.set_rng_state(s["torch_rng"].cpu())
         if s.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(s["cuda_rng"], self.device)
+            torch.cuda.set_rng_state(s["cuda_rng"].cpu(), self.device)
 
     def save(self) -> Path:
         path = checkpoint_path(self.run_dir, self.cur_nimg)
@@ -190,10 +207,11 @@ class Trainer:
     # -- one iteration ----------------------------------------------------------------------
     def _draw(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Latents and labels for a global batch (this rank's slice), labels as in the data."""
-        z = torch.randn(batch, self.cfg.network.latent_dim, generator=self.latent_gen)
-        c = torch.randint(0, len(self.labels), (batch,), generator=self.latent_gen)
+        dev, gen = self.device, self.latent_gen
+        z = torch.randn(batch, self.cfg.network.latent_dim, generator=gen, device=dev)
+        c = torch.randint(0, len(self.labels), (batch,), generator=gen, device=dev)
         sl = self._slice(batch)
-        return z[sl].to(self.device), self.labels[c[sl].to(self.device)]
+        return z[sl], self.labels[c[sl]]
 
     def _slice(self, batch: int) -> slice:
         per = batch // self.info.world_size
@@ -206,11 +224,14 @@ class Trainer:
         B = phase.batch_size
         idx, flips = self.sampler.next_indices(B)
         sl = self._slice(B)
-        real = make_real_batch(self.images, idx[sl], flips[sl], phase.resolution, alpha)
-        real_c = self.labels[idx[sl].to(self.device)]
+        idx, flips = _to_device(idx[sl], self.device), _to_device(flips[sl], self.device)
+        real = make_real_batch(self.images, idx, flips, phase.resolution, alpha)
+        real_c = self.labels[idx]
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        a = torch.tensor(alpha, device=self.device)
+        a = torch.full(
+            (), alpha, device=self.device
+        )  # a tensor: compiled graphs do not specialize on it
         amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         z, c = self._draw(B)
         self.G.requires_grad_(False)
@@ -229,14 +250,20 @@ class Trainer:
             g = self.loss.accumulate_gradients("Gmain", real, real_c, z, c, phase.stage, a)
         all_reduce_mean_grads([p for p in self.G.parameters() if p.grad is not None], self.info)
         self.opt_G.step()
-        self._update_ema()
+        self._update_ema(B)
         rt = self.ada.step(B)
         self.cur_nimg += B
         self._accumulate({**d, **g}, rt)
 
     @torch.no_grad()
-    def _update_ema(self) -> None:
-        beta = self.cfg.optim.ema_beta
+    def _update_ema(self, batch: int) -> None:
+        # Half-life in images, ramped up early (StyleGAN2-ADA): with a fixed 0.999 per step a short
+        # run's G_ema would still be mostly its random initialization.
+        o = self.cfg.optim
+        ema_nimg = o.ema_kimg * 1000
+        if o.ema_rampup is not None:
+            ema_nimg = min(ema_nimg, (self.cur_nimg + batch) * o.ema_rampup)
+        beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
         ema, cur = list(self.G_ema.parameters()), list(self.G.parameters())
         torch._foreach_lerp_(ema, cur, 1.0 - beta)
 
