@@ -163,3 +163,32 @@ def test_cli_prepare_reads_config_file_and_set_overrides(
     cfg.write_text("size: 20\nsplitt: poster\n")
     code, _, err = cli("data", "prepare", isic2017_dir, "--out", tmp_path / "ds2", "--config", cfg)
     assert code == 1 and "unknown key 'splitt'" in err and str(cfg) in err
+
+
+def test_identical_files_under_different_ids_share_a_split(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "src"
+    ids = make_isic2017(src, {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 12})
+    data = src / "ISIC-2017_Training_Data"
+    gt = src / "ISIC-2017_Training_Part3_GroundTruth.csv"
+    lines = gt.read_text().splitlines()
+    # three nevi re-released under new ids, byte for byte
+    for k, image_id in enumerate(ids[-3:]):
+        twin = f"ISIC_09{k:05d}"
+        shutil.copyfile(data / f"{image_id}.jpg", data / f"{twin}.jpg")
+        lines.append(f"{twin},0.0,0.0")
+    gt.write_text("\n".join(lines) + "\n")
+    for seed in range(5):
+        out = tmp_path / f"ds{seed}"
+        run_prepare(src, out, PrepareConfig(size=16, seed=seed), workers=1)
+        split = {r["image_id"]: r["split"] for r in _manifest(out)}
+        for k, image_id in enumerate(ids[-3:]):
+            assert split[image_id] == split[f"ISIC_09{k:05d}"]
+
+
+def test_forced_onehot_format_without_csv_is_a_clear_error(isic2017_dir: Path) -> None:
+    from lesiongan.data.readers import read_source
+
+    with pytest.raises(DataError, match=r"GroundTruth\.csv"):
+        read_source(isic2017_dir, "isic-onehot")

@@ -151,7 +151,7 @@ def test_cli_train_dry_run_train_and_sample(cli, tiny_dataset: Path, tmp_path: P
     code, _, err = cli(
         "gan", "sample", tmp_path / "nope", "--out", tmp_path / "syn2", "--per-class", "nevus=3"
     )
-    assert code == 1 and "no checkpoint found" in err and "Traceback" not in err
+    assert code == 1 and "no such GAN run directory" in err and "Traceback" not in err
     code, _, err = cli(
         "gan",
         "train",
@@ -164,3 +164,76 @@ def test_cli_train_dry_run_train_and_sample(cli, tiny_dataset: Path, tmp_path: P
         "lossx=1",
     )
     assert code == 1 and "unknown key 'lossx'" in err
+
+
+def test_checkpoint_saved_mid_fade_is_sampled_with_its_alpha(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    run_training(tiny_dataset, run, tiny_config(), stop_at_kimg=0.6)  # 16 px fade: 0.4 -> 0.8 kimg
+    gan = load_gan(run)
+    assert gan.resolution == 16 and 0.4 < gan.alpha < 0.6
+
+
+def test_sampling_refuses_what_would_break_the_leakage_guard(gan_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(gan_run, other)
+    foreign = SampleConfig(
+        per_class={"nevus": 1}, checkpoint=str(next((gan_run / "checkpoints").glob("*.pt")))
+    )
+    with pytest.raises(LesionganError, match="not a checkpoint of"):
+        run_sample(other, tmp_path / "a", foreign)
+    (other / "train_images.csv").unlink()
+    with pytest.raises(LesionganError, match=r"train_images\.csv: missing"):
+        run_sample(other, tmp_path / "b", SampleConfig(per_class={"nevus": 1}))
+
+
+def test_unconditional_multi_class_gan_cannot_sample_a_class(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config(
+        **{"network.conditional": False, "schedule.stabilize_kimg": 0.1, "schedule.fade_kimg": 0.1}
+    )
+    run_training(tiny_dataset, tmp_path / "run", cfg)
+    with pytest.raises(LesionganError, match="unconditional GAN"):
+        run_sample(tmp_path / "run", tmp_path / "syn", SampleConfig(per_class={"nevus": 1}))
+    cfg = tiny_config(
+        **{
+            "network.conditional": False,
+            "data.classes": ["melanoma"],
+            "schedule.stabilize_kimg": 0.1,
+            "schedule.fade_kimg": 0.1,
+        }
+    )
+    run_training(tiny_dataset, tmp_path / "mel", cfg)
+    out = run_sample(tmp_path / "mel", tmp_path / "syn2", SampleConfig(per_class={"melanoma": 2}))
+    assert [r["label"] for r in _rows(out)] == ["melanoma", "melanoma"]
+
+
+def test_cli_option_errors_are_one_line(cli, gan_run: Path, tmp_path: Path) -> None:
+    code, _, err = cli(
+        "gan",
+        "sample",
+        gan_run,
+        "--out",
+        tmp_path / "s",
+        "--per-class",
+        "nevus=1",
+        "--batch-size",
+        0,
+    )
+    assert code == 1 and "batch_size" in err and "Traceback" not in err
+    code, _, err = cli(
+        "gan",
+        "sample",
+        gan_run,
+        "--out",
+        tmp_path / "s",
+        "--per-class",
+        "nevus=1",
+        "--device",
+        "gpu",
+    )
+    assert code == 1 and "not a device" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -197,3 +198,35 @@ def test_ema_follows_the_generator_early(finished_run: Path) -> None:
     to_g = (state["G_ema"][key] - state["G"][key]).norm()
     to_init = (state["G_ema"][key] - init[key]).norm()
     assert to_g < 0.5 * to_init
+
+
+def test_resume_applies_changed_learning_rate(
+    finished_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "run"
+    run_training(tiny_dataset, out, tiny_config(), stop_at_kimg=1.0)
+    run_training(tiny_dataset, out, tiny_config(**{"optim.lr": 0.0005}), resume=True)
+    state = load_checkpoint(latest_checkpoint(out))
+    assert state["opt_G"]["param_groups"][0]["lr"] == 0.0005
+
+
+def test_corrupt_prepared_image_names_the_file(tiny_dataset: Path, tmp_path: Path) -> None:
+    import shutil
+
+    ds = tmp_path / "ds"
+    shutil.copytree(tiny_dataset, ds)
+    victim = sorted((ds / "images" / "nevus").glob("*.png"))[0]
+    victim.write_bytes(b"broken")
+    with pytest.raises(DataError, match=re.escape(victim.name)):
+        run_training(ds, tmp_path / "run", tiny_config())
+
+
+def test_generator_input_is_pixel_normalized_per_pixel() -> None:
+    from lesiongan.gan.networks import Generator
+
+    G = Generator(tiny_config().network, 3)
+    seen = {}
+    G.conv4.register_forward_hook(lambda m, inp, out: seen.setdefault("x", inp[0]))
+    G(torch.randn(4, 16), torch.tensor([0, 1, 2, 0]), 0, 1.0)
+    rms = seen["x"].square().mean(dim=1).sqrt()
+    torch.testing.assert_close(rms, torch.ones_like(rms), rtol=1e-3, atol=1e-3)

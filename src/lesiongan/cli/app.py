@@ -73,4 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     except LesionganError as exc:
         err.print(f"lesiongan: error: {exc}", markup=False)
         return exc.exit_code
+    except KeyboardInterrupt:
+        err.print(
+            "lesiongan: interrupted (finished outputs and checkpoints are kept; "
+            "a stage's partial output is not)",
+            markup=False,
+        )
+        return 130
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from lesiongan.cli.console import err, out, progress_bar
@@ -100,13 +100,14 @@ def sample(
     """
     from lesiongan.gan.sample import SampleConfig, parse_per_class, run_sample
 
-    cfg = SampleConfig(
-        per_class=parse_per_class(per_class),
-        seed=seed,
-        batch_size=batch_size,
-        checkpoint=str(checkpoint) if checkpoint else None,
-        device=device,
-    )
+    options = {
+        "per_class": parse_per_class(per_class),
+        "seed": seed,
+        "batch_size": batch_size,
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "device": device,
+    }
+    cfg = load_config(SampleConfig, defaults=options)
     with progress_bar("sample") as progress:
         path = run_sample(run_dir, out_dir, cfg, force=force, progress=progress)
     total = sum(cfg.per_class.values())
@@ -155,13 +156,11 @@ class TrainProgress:
 
     def __init__(self) -> None:
         self.progress = Progress(
-            TextColumn("[bold]gan"),
-            TextColumn("{task.fields[res]:>5} {task.fields[phase]:<9} a={task.fields[alpha]:.2f}"),
-            BarColumn(),
-            TextColumn("{task.completed:.1f}/{task.total:.1f} kimg"),
-            TextColumn("{task.fields[stats]}"),
-            TimeElapsedColumn(),
-            TextColumn("eta"),
+            TextColumn(
+                "[bold]gan {task.fields[res]:>5} {task.fields[phase]:<9} a={task.fields[alpha]:.2f}"
+            ),
+            BarColumn(bar_width=16),
+            TextColumn("{task.completed:.1f}/{task.total:.1f} kimg {task.fields[stats]} eta"),
             TimeRemainingColumn(),
             console=err,
         )
@@ -183,8 +182,8 @@ class TrainProgress:
         if "tick_stats" in event:
             s = event["tick_stats"]
             text = (
-                f"{s['img_per_s']:.0f} img/s  G {s.get('loss_G', float('nan')):+.3f}  "
-                f"D {s.get('loss_D', float('nan')):+.3f}  p {s['augment_p']:.2f}"
+                f"{s['img_per_s']:.0f} img/s G {s.get('loss_G', float('nan')):+.2f} "
+                f"D {s.get('loss_D', float('nan')):+.2f} p {s['augment_p']:.2f}"
             )
             self.progress.update(self.task, stats=text)
             return

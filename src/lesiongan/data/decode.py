@@ -45,6 +45,14 @@ def decode_one(task: DecodeTask) -> DecodeResult:
         im, info = load_rgb(io.BytesIO(data), min_side_px=task.size_px)
     except ImageProblem as exc:
         return DecodeResult(task.source, False, "corrupt_image", str(exc), digest)
+    except Exception as exc:  # decoders raise odd types (struct.error, IndexError) on damaged files
+        return DecodeResult(
+            task.source,
+            False,
+            "corrupt_image",
+            f"cannot decode image ({type(exc).__name__})",
+            digest,
+        )
     if min(info.width, info.height) < task.size_px:
         return DecodeResult(
             task.source,

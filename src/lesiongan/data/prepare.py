@@ -84,7 +84,10 @@ def run_prepare(
                 good.append((im, res))
             else:
                 problems.append(Problem(im.path, res.message, res.kind, im.image_id))
-        classes, split_of, split_problems = _assign_splits(ds, [im for im, _ in good], config)
+        group_of = _merge_identical_files(good)
+        classes, split_of, split_problems = _assign_splits(
+            ds, [im for im, _ in good], group_of, config
+        )
         problems += split_problems
         if problems and not config.skip_bad:
             raise ProblemsFound(
@@ -107,7 +110,7 @@ def run_prepare(
                     source_sha256=res.sha256,
                     width=config.size,
                     height=config.size,
-                    group_id=im.group,
+                    group_id=group_of[im.image_id],
                     source_width=res.width,
                     source_height=res.height,
                 )
@@ -154,7 +157,7 @@ def _select_pool(ds: SourceDataset, split: str) -> list[SourceImage]:
 
 
 def _assign_splits(
-    ds: SourceDataset, images: list[SourceImage], config: PrepareConfig
+    ds: SourceDataset, images: list[SourceImage], group_of: dict[str, str], config: PrepareConfig
 ) -> tuple[tuple[str, ...], dict[str, str], list[Problem]]:
     """Split assignment, and the classes that survive (a class empty in any split is a problem)."""
     if config.split == "official":
@@ -162,7 +165,7 @@ def _assign_splits(
     else:
         mask = stratified_group_split(
             [im.label for im in images],
-            [im.group for im in images],
+            [group_of[im.image_id] for im in images],
             config.test_fraction,
             config.seed,
         )
@@ -195,6 +198,25 @@ def _assign_splits(
     if len(keep) < 2 and config.skip_bad:
         raise ProblemsFound(f"{ds.root}: fewer than two usable classes left", problems)
     return tuple(keep), split_of, problems
+
+
+def _merge_identical_files(good: list[tuple[SourceImage, DecodeResult]]) -> dict[str, str]:
+    """image_id -> split group. Byte-identical files under different ids (common across ISIC
+    releases) join one group, so a copy can never sit in train while its twin is in test."""
+    parent: dict[str, str] = {}
+
+    def find(g: str) -> str:
+        while parent.get(g, g) != g:
+            g = parent[g]
+        return g
+
+    first_group: dict[str, str] = {}
+    for im, res in good:
+        other = first_group.setdefault(res.sha256, im.group)
+        a, b = find(im.group), find(other)
+        if a != b:
+            parent[max(a, b)] = min(a, b)  # deterministic representative
+    return {im.image_id: find(im.group) for im, _ in good}
 
 
 def _rel_path(im: SourceImage) -> Path:

@@ -9,7 +9,9 @@ inherit the augmentations (DiffAugment shows these ops do not leak even at p = 1
 Strength: each op is applied to each sample with probability ``p`` (a buffer, so it is saved
 with the module). :class:`AdaController` adapts ``p`` as in StyleGAN2-ADA (Karras et al. 2020):
 the overfitting heuristic ``r_t = E[sign(D(real))]`` is compared with a target (0.6) every few
-steps and ``p`` moves so that it could go from 0 to 1 in ``ada_kimg`` thousand images.
+steps and ``p`` moves so that it could go from 0 to 1 in ``ada_kimg`` thousand images. The
+heuristic assumes logits with a meaningful zero (logistic loss); for WGAN-GP the trainer passes
+``D(real) - mean D(fake)``, so r_t is the share of reals scored above the average fake.
 """
 
 from __future__ import annotations
@@ -145,11 +147,8 @@ class AdaController:
         if self.info.enabled:  # every rank must move p the same way
             torch.distributed.all_reduce(totals)
         rt = float(totals[0] / totals[1])  # note: a device sync, once per interval
-        adjust = (
-            (1.0 if rt > self.target else -1.0)
-            * (batch_size * self.interval)
-            / (self.ada_kimg * 1000)
-        )
+        sign = (rt > self.target) - (rt < self.target)
+        adjust = sign * (batch_size * self.interval) / (self.ada_kimg * 1000)
         self.augment.set_p(self.augment.p_host + adjust)
         self._sign_sum, self._count = 0.0, 0
         return rt

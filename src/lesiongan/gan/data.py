@@ -4,7 +4,8 @@ Small medical datasets fit easily (2000 images at 256 px are 393 MB), so images 
 and minibatches are drawn by index, on the training device. The minibatch order comes from a
 dedicated ``torch.Generator`` whose state is checkpointed, so a resumed run draws the same
 images as an uninterrupted one. In a multi-process run every rank draws the same global batch
-and takes its own slice, which makes the run equal to a single-process run of the same batch.
+and takes its own slice (minibatch-stddev groups and augmentation draws are per rank, so a
+multi-process run is close to, not equal to, a single-process run of the same batch).
 """
 
 from __future__ import annotations
@@ -32,11 +33,16 @@ class TrainImages:
 
 def _load(args: tuple[str, int]) -> np.ndarray:
     path, res = args
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if im.size != (res, res):
-            im = im.resize((res, res), Image.Resampling.BOX)
-        return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (res, res):
+                im = im.resize((res, res), Image.Resampling.BOX)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(
+            f"{path}: cannot read prepared image ({exc.__class__.__name__}: {exc})"
+        ) from None
 
 
 def load_train_images(

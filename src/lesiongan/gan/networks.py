@@ -89,7 +89,8 @@ class Generator(nn.Module):
                 raise ValueError("a conditional generator needs labels")
             x = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
         x = pixel_norm(x)
-        x = pixel_norm(lrelu(self.input(x))).reshape(z.shape[0], -1, 4, 4)
+        # reshape first: pixel norm normalizes each 4x4 pixel's features (the reference code)
+        x = pixel_norm(lrelu(self.input(x).reshape(z.shape[0], -1, 4, 4)))
         x = pixel_norm(lrelu(self.conv4(x)))
         prev = x
         for block in self.blocks[:stage]:

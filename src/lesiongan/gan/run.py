@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from lesiongan.gan.data import load_train_images
 from lesiongan.gan.schedule import build_phases, total_nimg
 from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
 from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
-from lesiongan.utils.outdir import check_output_dir, write_text_atomic
+from lesiongan.utils.outdir import atomic_output_dir, check_output_dir, write_text_atomic
 from lesiongan.utils.provenance import save_provenance
 
 log = logging.getLogger(__name__)
@@ -80,11 +79,15 @@ def run_training(
         or (cfg.runtime.device == "auto" and torch.cuda.is_available())
         else "cpu"
     )
+    resolve_device(cfg.runtime.device, DistInfo())  # a bad name fails before any process group
     info = init_distributed(device_type)
+    ok = False
     try:
-        return _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info)
+        result = _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info)
+        ok = True
+        return result
     finally:
-        shutdown(info)
+        shutdown(info, ok)
 
 
 def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInfo) -> TrainResult:
@@ -99,13 +102,15 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
         "resolution": cfg.network.resolution,
         "conditional": cfg.network.conditional,
     }
+    # Every rank checks (read-only), so a refusal stops all ranks instead of leaving them waiting.
     if resume:
         _check_resume(out, run_info)
-    elif info.is_main:
+    else:
         check_output_dir(out, [dataset], force)
-        if out.exists():
-            shutil.rmtree(out)
-        _start_run_dir(out, cfg, run_info, data, dataset)
+    if not resume and info.is_main:
+        # The run directory appears complete with its config, or not at all.
+        with atomic_output_dir(out, [dataset], force) as tmp:
+            _write_run_files(tmp, cfg, run_info, data)
     barrier(info)
     device = resolve_device(cfg.runtime.device, info)
     trainer = Trainer(cfg, data, out, info, device, progress if info.is_main else None)
@@ -136,11 +141,7 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
     return TrainResult(out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank)
 
 
-def _start_run_dir(out: Path, cfg: GanConfig, run_info: dict, data, dataset: Path) -> None:
-    try:
-        out.mkdir(parents=True)
-    except OSError as exc:
-        raise LesionganError(f"{out}: cannot create run directory ({exc.strerror})") from None
+def _write_run_files(out: Path, cfg: GanConfig, run_info: dict, data) -> None:
     save_config(cfg, out / "config.yaml")
     (out / RUN_JSON).write_text(json.dumps(run_info, indent=2) + "\n")
     with open(out / "train_images.csv", "w", newline="") as f:

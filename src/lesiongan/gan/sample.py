@@ -26,14 +26,16 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from lesiongan.config import Config, save_config
 from lesiongan.errors import LesionganError
-from lesiongan.gan.checkpoint import latest_checkpoint, load_checkpoint
+from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.grid import save_grid, to_uint8
 from lesiongan.gan.networks import Discriminator, Generator
+from lesiongan.gan.schedule import build_phases, phase_at
+from lesiongan.utils.device import resolve_device
 from lesiongan.utils.hashing import sha256_file
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
@@ -69,6 +71,8 @@ class LoadedGan:
     checkpoint: Path
     checkpoint_sha256: str
     kimg: float
+    alpha: float = 1.0
+    conditional: bool = True
 
 
 def parse_per_class(text: str) -> dict[str, int]:
@@ -95,7 +99,12 @@ def load_gan(
 ) -> LoadedGan:
     path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
     state = load_checkpoint(path, device)
-    cfg = GanConfig.model_validate(state["config"])
+    try:
+        cfg = GanConfig.model_validate(state["config"])
+    except ValidationError as exc:
+        raise CheckpointError(
+            f"{path}: its config is not one this version reads ({exc.error_count()} error(s))"
+        ) from None
     classes = list(state["classes"])
     G = Generator(cfg.network, len(classes)).to(device)
     D = Discriminator(cfg.network, len(classes)).to(device)
@@ -106,16 +115,21 @@ def load_gan(
         raise LesionganError(
             f"{path}: weights do not match the saved config ({str(exc).splitlines()[0]})"
         ) from None
-    stage = max(int(state["stage"]), 0)
+    # A checkpoint saved during a fade-in is sampled with that phase's blend, as it was trained.
+    phase, alpha = phase_at(
+        build_phases(cfg.network, cfg.schedule), max(int(state["cur_nimg"]) - 1, 0)
+    )
     return LoadedGan(
         G.eval().requires_grad_(False),
         D.eval().requires_grad_(False),
         classes,
-        stage,
-        G.resolutions[stage],
+        phase.stage,
+        phase.resolution,
         path,
         sha256_file(path),
         state["cur_nimg"] / 1000,
+        alpha,
+        cfg.network.conditional and len(classes) > 1,
     )
 
 
@@ -130,7 +144,7 @@ def generate(gan: LoadedGan, seeds: list[int], labels: list[int]) -> torch.Tenso
         ]
     )
     c = torch.tensor(labels, dtype=torch.int64)
-    return gan.G(z.to(dev), c.to(dev), gan.stage, 1.0)
+    return gan.G(z.to(dev), c.to(dev), gan.stage, gan.alpha)
 
 
 COMPANION_SEED = 2**40
@@ -142,14 +156,14 @@ def score_images(gan: LoadedGan, images: torch.Tensor, labels: list[int]) -> tor
     group = gan.D.cfg.mbstd_group
     c = torch.tensor(labels, dtype=torch.int64, device=images.device)
     if group <= 1:
-        return gan.D(images, c, gan.stage, 1.0).float()
+        return gan.D(images, c, gan.stage, gan.alpha).float()
     n = images.shape[0]
     # minibatch_stddev groups sample i with i + n, i + 2n, ... when the batch is group * n.
     parts = [images]
     for k in range(group - 1):
         comp = generate(gan, [COMPANION_SEED + k] * n, labels)
         parts.append(comp.to(images.dtype))
-    scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, 1.0).float()
+    scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, gan.alpha).float()
     return scores[:n]
 
 
@@ -161,12 +175,17 @@ def run_sample(
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     run_dir, out = Path(run_dir), Path(out)
-    device = torch.device(
-        "cuda"
-        if config.device == "auto" and torch.cuda.is_available()
-        else ("cpu" if config.device == "auto" else config.device)
-    )
+    if not run_dir.is_dir():
+        raise LesionganError(f"{run_dir}: no such GAN run directory")
+    device = resolve_device(config.device)
+    run_info = _leakage_records(run_dir)
     gan = load_gan(run_dir, Path(config.checkpoint) if config.checkpoint else None, device)
+    _check_checkpoint_belongs(gan, run_dir, run_info)
+    if not gan.conditional and len(gan.classes) > 1:
+        raise LesionganError(
+            f"{run_dir}: an unconditional GAN trained on {len(gan.classes)} classes cannot "
+            "sample a given class (train one GAN per class with --set data.classes=[CLASS])"
+        )
     unknown = [c for c in config.per_class if c not in gan.classes]
     if unknown:
         raise LesionganError(
@@ -259,3 +278,27 @@ def _write_outputs(
         "gan sample",
         {"gan_run": {"path": str(run_dir.resolve()), "checkpoint_sha256": gan.checkpoint_sha256}},
     )
+
+
+def _leakage_records(run_dir: Path) -> dict:
+    """The GAN run's record of its training data: required, since the leakage guard needs it."""
+    run_json, train_images = run_dir / "run.json", run_dir / "train_images.csv"
+    for p in (run_json, train_images):
+        if not p.is_file():
+            raise LesionganError(
+                f"{p}: missing; without it the images the GAN saw are unknown and a classifier "
+                "could be tested on them (is this a 'gan train' run directory?)"
+            )
+    return json.loads(run_json.read_text())
+
+
+def _check_checkpoint_belongs(gan: LoadedGan, run_dir: Path, run_info: dict) -> None:
+    if gan.checkpoint.resolve().parent.parent != run_dir.resolve():
+        raise LesionganError(
+            f"{gan.checkpoint}: not a checkpoint of {run_dir}; sample from the run that made it "
+            "(its run.json and train_images.csv describe the training data)"
+        )
+    if run_info.get("classes") and list(run_info["classes"]) != gan.classes:
+        raise LesionganError(
+            f"{gan.checkpoint}: classes {gan.classes} differ from {run_dir / 'run.json'}"
+        )

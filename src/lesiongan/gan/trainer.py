@@ -33,7 +33,8 @@ from lesiongan.gan.data import BatchSampler, TrainImages, make_real_batch
 from lesiongan.gan.grid import save_grid
 from lesiongan.gan.loss import GanLoss
 from lesiongan.gan.networks import Discriminator, Generator
-from lesiongan.gan.schedule import build_phases, phase_at, total_nimg
+from lesiongan.gan.schedule import Phase, build_phases, phase_at, total_nimg
+from lesiongan.utils.device import resolve_device as _resolve_device
 from lesiongan.utils.distributed import DistInfo, all_reduce_mean_grads, broadcast_params
 
 log = logging.getLogger(__name__)
@@ -45,16 +46,7 @@ class TrainingDiverged(LesionganError):
 
 
 def resolve_device(spec: str, info: DistInfo) -> torch.device:
-    if spec == "auto":
-        return (
-            torch.device(f"cuda:{info.local_rank}")
-            if torch.cuda.is_available()
-            else torch.device("cpu")
-        )
-    dev = torch.device(spec)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise LesionganError(f"runtime.device={spec}: CUDA is not available on this machine")
-    return dev
+    return _resolve_device(spec, info.local_rank, what="runtime.device")
 
 
 def _to_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -124,7 +116,7 @@ class Trainer:
         self.latent_gen = torch.Generator(device=device).manual_seed(cfg.seed + 1)
         # Augmentation draws from the global RNG: decorrelate ranks.
         torch.manual_seed(cfg.seed * 1000 + 17 + info.rank)
-        self.cur_nimg, self.tick, self.stage, self.rollbacks = 0, 0, -1, 0
+        self.cur_nimg, self.tick, self.stage, self.phase_index, self.rollbacks = 0, 0, -1, -1, 0
         self.opt_G: torch.optim.Optimizer | None = None
         self.opt_D: torch.optim.Optimizer | None = None
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
@@ -140,10 +132,19 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), **kw)
         self.opt_D = torch.optim.Adam(self.D.parameters(), **kw)
 
-    def _enter_stage(self, stage: int) -> None:
+    def _enter_phase(self, phase: Phase) -> None:
+        # The reference code resets Adam whenever the level of detail changes: when a fade-in
+        # starts and when it ends.
         if self.opt_G is None or self.cfg.optim.reset_on_grow:
-            self._make_optimizers()  # the paper resets Adam when a resolution is added
-        self.stage = stage
+            self._make_optimizers()
+        self.stage, self.phase_index = phase.stage, phase.index
+
+    def _apply_optim_config(self) -> None:
+        """Use the config's lr/betas/eps (a resumed run may change them with --set)."""
+        o = self.cfg.optim
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group.update(lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps)
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -152,6 +153,7 @@ class Trainer:
             "cur_nimg": self.cur_nimg,
             "tick": self.tick,
             "stage": self.stage,
+            "phase_index": self.phase_index,
             "rollbacks": self.rollbacks,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
@@ -178,10 +180,12 @@ class Trainer:
             s["stage"],
             s["rollbacks"],
         )
+        self.phase_index = s.get("phase_index", -1)
         self._make_optimizers()
         if s["opt_G"] is not None:
             self.opt_G.load_state_dict(s["opt_G"])
             self.opt_D.load_state_dict(s["opt_D"])
+            self._apply_optim_config()
         self.augment.load_state_dict(s["augment"])
         self.ada.load_state_dict(s["ada"])
         self.sampler.load_state_dict(s["sampler"])
@@ -197,6 +201,12 @@ class Trainer:
         torch.set_rng_state(s["torch_rng"].cpu())
         if s.get("cuda_rng") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state(s["cuda_rng"].cpu(), self.device)
+        if self.info.enabled:
+            # The checkpoint holds rank 0's augmentation RNG and ADA partial sums: give the
+            # other ranks their own stream again, and count rank 0's partial sums only once.
+            torch.manual_seed(self.cfg.seed * 1000 + 17 + self.info.rank + 7919 * self.cur_nimg)
+            if self.info.rank != 0:
+                self.ada.load_state_dict({**s["ada"], "sign_sum": 0.0, "count": 0})
 
     def save(self) -> Path:
         path = checkpoint_path(self.run_dir, self.cur_nimg)
@@ -219,8 +229,8 @@ class Trainer:
 
     def step(self) -> None:
         phase, alpha = phase_at(self.phases, self.cur_nimg)
-        if phase.stage != self.stage:
-            self._enter_stage(phase.stage)
+        if phase.index != self.phase_index:
+            self._enter_phase(phase)
         B = phase.batch_size
         idx, flips = self.sampler.next_indices(B)
         sl = self._slice(B)
@@ -241,7 +251,12 @@ class Trainer:
             d = self.loss.accumulate_gradients("Dmain", real, real_c, z, c, phase.stage, a)
         all_reduce_mean_grads([p for p in self.D.parameters() if p.grad is not None], self.info)
         self.opt_D.step()
-        self.ada.accumulate(d.pop("real_scores"))
+        real_scores = d.pop("real_scores")
+        if self.cfg.loss.kind == "wgan-gp":
+            # WGAN scores have no fixed zero (the drift term pulls D(real) towards 0), so the
+            # ADA heuristic measures reals against the mean fake score instead of against 0.
+            real_scores = real_scores - d["D_fake"]
+        self.ada.accumulate(real_scores)
         z, c = self._draw(B)
         self.G.requires_grad_(True)
         self.D.requires_grad_(False)

@@ -37,6 +37,8 @@ def init_distributed(device_type: str) -> DistInfo:
     if world <= 1:
         return DistInfo()
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    if device_type == "cuda":
+        torch.cuda.set_device(local)  # else every rank's NCCL context lands on GPU 0
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     return DistInfo(rank, world, local)
@@ -71,9 +73,11 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def shutdown(info: DistInfo) -> None:
-    """Leave the process group; the barrier first avoids an intermittent abort at exit on gloo."""
+def shutdown(info: DistInfo, ok: bool = True) -> None:
+    """Leave the process group. After success a barrier first avoids an intermittent abort at
+    exit on gloo; after an error there is no barrier (the other ranks may never reach it)."""
     if info.enabled and dist.is_initialized():
         gc.collect()
-        dist.barrier()
+        if ok:
+            dist.barrier()
         dist.destroy_process_group()

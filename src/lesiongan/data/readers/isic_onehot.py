@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lesiongan.data.readers.csvfile import index_images, parse_binary, read_label_csv
 from lesiongan.data.source import IMAGE_SUFFIXES, SourceDataset, SourceImage, check_empty_classes
+from lesiongan.errors import DataError
 
 CODE_NAMES = {
     "MEL": "melanoma",
@@ -47,10 +48,15 @@ def looks_like_isic_onehot(root: Path) -> bool:
 
 def read_isic_onehot(root: Path) -> SourceDataset:
     gts = [(m, p) for p in sorted(root.iterdir()) if (m := _GT_RE.match(p.name))]
+    if not gts:
+        raise DataError(
+            f"{root}: no ISIC_2019_*_GroundTruth.csv or ISIC2018_Task3_*_GroundTruth.csv here "
+            "(they must sit directly in this folder)"
+        )
     prefix = gts[0][0]["prefix"]
     fmt = "isic2019" if prefix == "ISIC_2019" else "isic2018"
     ds = SourceDataset(format=fmt, root=root, classes=())
-    groups = _read_groups(root, prefix)
+    groups = _read_groups(ds, root, prefix)
     used: set[str] = set()
     all_codes: list[str] = []
     for m, csv_path in gts:
@@ -127,12 +133,16 @@ def _read_codes(csv_path: Path) -> list[str]:
     return [h.strip() for h in header if h.strip() not in ("image", "score_weight")]
 
 
-def _read_groups(root: Path, prefix: str) -> dict[str, str]:
-    """image -> lesion_id from the metadata file, where it exists (empty ids are skipped)."""
+def _read_groups(ds: SourceDataset, root: Path, prefix: str) -> dict[str, str]:
+    """image -> lesion_id from the metadata file, where it exists (empty ids are skipped).
+
+    An unreadable file is a problem, not an empty grouping: without it a lesion's images could
+    straddle train and test."""
     name, key = _GROUP_FILES[prefix]
     path = root / name
     if not path.is_file():
         return {}
+    ds.files.append(path)
     out: dict[str, str] = {}
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
@@ -140,6 +150,7 @@ def _read_groups(root: Path, prefix: str) -> dict[str, str]:
                 lesion = (row.get("lesion_id") or "").strip()
                 if lesion and row.get(key):
                     out[row[key].strip()] = lesion
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        ds.add_problem(path, f"unreadable lesion grouping file ({type(exc).__name__})", "bad_csv")
         return {}
     return out
