@@ -107,6 +107,7 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
         _check_resume(out, run_info)
     else:
         check_output_dir(out, [dataset], force)
+    barrier(info)  # all ranks have checked before rank 0 creates the directory
     if not resume and info.is_main:
         # The run directory appears complete with its config, or not at all.
         with atomic_output_dir(out, [dataset], force) as tmp:

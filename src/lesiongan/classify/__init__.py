@@ -1,0 +1,1 @@
+"""Classifier stage: models, sampling strategies, training and test-set metrics."""
