@@ -91,7 +91,9 @@ def main() -> None:
         if args.compile and torch.cuda.is_available():
             compiled = cfg.model_copy(deep=True)
             compiled.runtime.compile = True
-            runs.append(measure(compiled, res, args.steps, args.warmup + 10))  # compile settles late
+            runs.append(
+                measure(compiled, res, args.steps, args.warmup + 10)
+            )  # compile settles late
             print(runs[-1], flush=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     write_result(
