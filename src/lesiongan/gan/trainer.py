@@ -239,9 +239,9 @@ class Trainer:
         real_c = self.labels[idx]
         if self.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        a = torch.full(
-            (), alpha, device=self.device
-        )  # a tensor: compiled graphs do not specialize on it
+        # alpha as a tensor made on the device: no host sync, and compiled graphs do not
+        # specialize on its value
+        a = torch.full((), alpha, device=self.device)
         amp = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.bf16 else nullcontext()
         z, c = self._draw(B)
         self.G.requires_grad_(False)
