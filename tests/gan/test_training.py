@@ -230,3 +230,17 @@ def test_generator_input_is_pixel_normalized_per_pixel() -> None:
     G(torch.randn(4, 16), torch.tensor([0, 1, 2, 0]), 0, 1.0)
     rms = seen["x"].square().mean(dim=1).sqrt()
     torch.testing.assert_close(rms, torch.ones_like(rms), rtol=1e-3, atol=1e-3)
+
+
+def test_tensorboard_logs_scalars_and_grids(tiny_dataset: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = tiny_config(
+        **{"log.tensorboard": True, "schedule.stabilize_kimg": 0.1, "schedule.fade_kimg": 0.1}
+    )
+    run_training(tiny_dataset, tmp_path / "run", cfg)
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert {"train/loss_G", "train/loss_D", "train/augment_p"} <= set(events.Tags()["scalars"])
+    assert events.Tags()["images"] == ["fakes"]
