@@ -59,16 +59,17 @@ class GanLoss:
             fake = self.G(gen_z, gen_c, stage, alpha)
         real_aug = self.augment(real_img)
         fake_aug = self.augment(fake)
-        real_score = self.D(real_aug, real_c, stage, alpha).float()
         fake_score = self.D(fake_aug, gen_c, stage, alpha).float()
         if self.cfg.kind == "wgan-gp":
+            real_score = self.D(real_aug, real_c, stage, alpha).float()
             loss = (
                 fake_score.mean() - real_score.mean() + self.cfg.drift * real_score.square().mean()
             )
             reg = self._gradient_penalty(real_aug, fake_aug, real_c, stage, alpha)
         else:
+            # One forward pass on the reals serves both the loss and the R1 penalty.
+            real_score, reg = self._real_scores_and_r1(real_aug, real_c, stage, alpha)
             loss = F.softplus(fake_score).mean() + F.softplus(-real_score).mean()
-            reg = self._r1(real_aug, real_c, stage, alpha)
         (loss + reg).backward()
         return {
             "loss_D": loss.detach(),
@@ -91,10 +92,13 @@ class GanLoss:
         t = self.cfg.gp_target
         return self.cfg.gp_lambda * ((norm - t) ** 2 / t**2).mean()
 
-    def _r1(self, real, labels, stage, alpha) -> torch.Tensor:
+    def _real_scores_and_r1(self, real, labels, stage, alpha) -> tuple[torch.Tensor, torch.Tensor]:
         if self.cfg.r1_gamma == 0:
-            return real.new_zeros((), dtype=torch.float32)
+            return self.D(real, labels, stage, alpha).float(), real.new_zeros(
+                (), dtype=torch.float32
+            )
         x = real.detach().requires_grad_(True)
-        score = self.D_reg(x, labels, stage, alpha)
-        (grad,) = torch.autograd.grad(score.float().sum(), x, create_graph=True)
-        return self.cfg.r1_gamma / 2 * grad.float().square().flatten(1).sum(dim=1).mean()
+        score = self.D_reg(x, labels, stage, alpha).float()
+        (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
+        r1 = self.cfg.r1_gamma / 2 * grad.float().square().flatten(1).sum(dim=1).mean()
+        return score, r1
