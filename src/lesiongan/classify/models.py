@@ -1,0 +1,94 @@
+"""Classifier backbones from torchvision, with ImageNet weights from local files only.
+
+``pretrained`` is ``None`` (random init), a path to a torchvision state dict, or ``"imagenet"``,
+which looks in torch's documented cache (``$TORCH_HOME/hub/checkpoints/``, by default
+``~/.cache/torch/hub/checkpoints/``) for the file torchvision would download. Nothing is ever
+downloaded: a missing file is an error that says where to put it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision import models
+
+from lesiongan.errors import LesionganError
+
+# name -> (constructor, ImageNet weights enum member, attribute path of the classifier layer)
+_BACKBONES: dict[str, tuple[Callable[..., nn.Module], object, str]] = {
+    "resnet18": (models.resnet18, models.ResNet18_Weights.IMAGENET1K_V1, "fc"),
+    "resnet50": (models.resnet50, models.ResNet50_Weights.IMAGENET1K_V2, "fc"),
+    "efficientnet_b0": (
+        models.efficientnet_b0,
+        models.EfficientNet_B0_Weights.IMAGENET1K_V1,
+        "classifier.1",
+    ),
+}
+MODELS = tuple(_BACKBONES)
+
+
+def imagenet_cache_path(name: str) -> Path:
+    """Where torchvision would cache this backbone's ImageNet weights (we only read it)."""
+    weights = _backbone(name)[1]
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name  # type: ignore[attr-defined]
+
+
+def build_model(name: str, n_classes: int, pretrained: str | Path | None = None) -> nn.Module:
+    """A torchvision backbone with an ``n_classes`` head; any input size works (global pooling)."""
+    ctor, weights, head = _backbone(name)
+    model = ctor(weights=None)
+    if pretrained is not None:
+        path = imagenet_cache_path(name) if str(pretrained) == "imagenet" else Path(pretrained)
+        url = weights.url  # type: ignore[attr-defined]
+        if not path.is_file():
+            raise LesionganError(
+                f"{path}: ImageNet weights for {name} not found. Nothing is downloaded at run "
+                f"time: fetch {url} on a machine with internet and put it there "
+                "(or pass --pretrained PATH), or train from scratch without --pretrained"
+            )
+        _load_backbone(model, path, name, head)
+    _replace_head(model, head, n_classes)
+    return model
+
+
+def _backbone(name: str) -> tuple[Callable[..., nn.Module], object, str]:
+    if name not in _BACKBONES:
+        raise LesionganError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    return _BACKBONES[name]
+
+
+def _load_backbone(model: nn.Module, path: Path, name: str, head: str) -> None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise LesionganError(
+            f"{path}: not a readable weights file ({type(exc).__name__})"
+        ) from None
+    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise LesionganError(f"{path}: expected a state dict of {name} weights")
+    state = {k: v for k, v in state.items() if not k.startswith(head + ".")}  # the head is replaced
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.startswith(head + ".")]
+    if missing or unexpected:
+        raise LesionganError(
+            f"{path}: does not hold {name} weights ({len(missing)} missing, {len(unexpected)} "
+            f"unexpected keys, e.g. {(missing or unexpected)[0]!r})"
+        )
+
+
+def _replace_head(model: nn.Module, head: str, n_classes: int) -> None:
+    parent = model
+    *path, last = head.split(".")
+    for part in path:
+        parent = getattr(parent, part)
+    old = getattr(parent, last) if not last.isdigit() else parent[int(last)]
+    new = nn.Linear(old.in_features, n_classes)
+    if last.isdigit():
+        parent[int(last)] = new
+    else:
+        setattr(parent, last, new)

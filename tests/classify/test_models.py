@@ -1,0 +1,56 @@
+"""Backbones: any input size, local pretrained weights only, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lesiongan.classify.models import MODELS, build_model, imagenet_cache_path
+from lesiongan.errors import LesionganError
+
+
+@pytest.mark.parametrize("name", ["resnet18", "efficientnet_b0"])
+@pytest.mark.parametrize("size", [32, 64])
+def test_backbones_take_any_input_size(name: str, size: int) -> None:
+    model = build_model(name, 3).eval()
+    with torch.no_grad():
+        assert model(torch.randn(2, 3, size, size)).shape == (2, 3)
+
+
+def test_local_weights_load_and_the_head_is_replaced(tmp_path: Path) -> None:
+    donor = build_model("resnet18", 1000)
+    path = tmp_path / "resnet18.pth"
+    torch.save(donor.state_dict(), path)
+    model = build_model("resnet18", 3, pretrained=path)
+    assert torch.equal(model.conv1.weight, donor.conv1.weight)
+    assert model.fc.out_features == 3
+
+
+def test_missing_weights_say_where_to_put_them_and_never_download(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(
+        torch.hub, "load_state_dict_from_url", lambda *a, **k: pytest.fail("download")
+    )
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(LesionganError) as exc:
+        build_model("resnet18", 3, pretrained="imagenet")
+    message = str(exc.value)
+    assert str(imagenet_cache_path("resnet18")) in message and "resnet18-f37072fd.pth" in message
+    assert "Nothing is downloaded" in message
+    with pytest.raises(LesionganError, match="not found"):
+        build_model("resnet18", 3, pretrained=tmp_path / "nope.pth")
+
+
+def test_wrong_or_broken_weights_files(tmp_path: Path) -> None:
+    torch.save(build_model("efficientnet_b0", 3).state_dict(), tmp_path / "effnet.pth")
+    with pytest.raises(LesionganError, match="does not hold resnet18 weights"):
+        build_model("resnet18", 3, pretrained=tmp_path / "effnet.pth")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(LesionganError, match="not a readable weights file"):
+        build_model("resnet18", 3, pretrained=tmp_path / "junk.pth")
+    with pytest.raises(LesionganError, match="unknown model"):
+        build_model("vgg11", 3)
+    assert "resnet50" in MODELS
