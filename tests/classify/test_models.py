@@ -45,6 +45,9 @@ def test_missing_weights_say_where_to_put_them_and_never_download(
 
 
 def test_wrong_or_broken_weights_files(tmp_path: Path) -> None:
+    torch.save(build_model("resnet50", 3).state_dict(), tmp_path / "resnet50.pth")
+    with pytest.raises(LesionganError, match="does not hold resnet18 weights"):
+        build_model("resnet18", 3, pretrained=tmp_path / "resnet50.pth")  # same keys, other shapes
     torch.save(build_model("efficientnet_b0", 3).state_dict(), tmp_path / "effnet.pth")
     with pytest.raises(LesionganError, match="does not hold resnet18 weights"):
         build_model("resnet18", 3, pretrained=tmp_path / "effnet.pth")

@@ -77,3 +77,35 @@ def test_bad_manifests_are_one_line_errors(tmp_path: Path, edit, message: str) -
     manifest.write_text(edit(manifest.read_text()))
     with pytest.raises(DataError, match=message):
         load_synthetic(root, ("melanoma", "seborrheic_keratosis", "nevus"))
+
+
+def test_guard_normalizes_hashes_and_refuses_what_it_cannot_check(
+    two_splits, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    a, _ = two_splits
+    test = a.split_rows("test")
+    shouted = [
+        r.source_sha256.upper() + " " for r in test[:1]
+    ]  # the same image, written differently
+    syn = load_synthetic(_synthetic_dir(tmp_path / "syn", shouted))
+    with pytest.raises(LeakageError, match="refusing to evaluate"):
+        check_leakage(test, syn)
+    clean = load_synthetic(
+        _synthetic_dir(tmp_path / "clean", [r.source_sha256 for r in a.split_rows("train")])
+    )
+    unhashed = [dataclasses.replace(test[0], source_sha256=""), *test[1:]]
+    with pytest.raises(LeakageError, match="no valid source_sha256"):
+        check_leakage(unhashed, clean)
+
+
+def test_empty_gan_list_and_escaping_paths_are_refused(tmp_path: Path) -> None:
+    root = _synthetic_dir(tmp_path / "syn", [])
+    with pytest.raises(DataError, match="lists no images"):
+        load_synthetic(root)
+    root = _synthetic_dir(tmp_path / "syn2", ["a" * 64])
+    manifest = root / "manifest.csv"
+    manifest.write_text(manifest.read_text().replace("images/s0.png", "../../etc/hostname"))
+    with pytest.raises(DataError, match="must stay inside"):
+        load_synthetic(root)

@@ -39,6 +39,8 @@ def imagenet_cache_path(name: str) -> Path:
 def build_model(name: str, n_classes: int, pretrained: str | Path | None = None) -> nn.Module:
     """A torchvision backbone with an ``n_classes`` head; any input size works (global pooling)."""
     ctor, weights, head = _backbone(name)
+    if n_classes < 2:
+        raise LesionganError(f"a classifier needs at least 2 classes, got {n_classes}")
     model = ctor(weights=None)
     if pretrained is not None:
         path = imagenet_cache_path(name) if str(pretrained) == "imagenet" else Path(pretrained)
@@ -72,7 +74,12 @@ def _load_backbone(model: nn.Module, path: Path, name: str, head: str) -> None:
     if not isinstance(state, dict):
         raise LesionganError(f"{path}: expected a state dict of {name} weights")
     state = {k: v for k, v in state.items() if not k.startswith(head + ".")}  # the head is replaced
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches raise even with strict=False
+        raise LesionganError(
+            f"{path}: does not hold {name} weights ({str(exc).splitlines()[-1].strip()})"
+        ) from None
     missing = [k for k in missing if not k.startswith(head + ".")]
     if missing or unexpected:
         raise LesionganError(

@@ -414,6 +414,8 @@ class CasedSampler(EpochSampler):
 
     def _need(self) -> np.ndarray:
         real = self.pool.counts(synthetic=False)
+        if self.params.synthetic_share == 0:  # a real-only curriculum needs no synthetic images
+            return np.zeros_like(real)
         return (real < real.max()).astype(np.int64)
 
     def _check_pool(self) -> None:
@@ -473,7 +475,7 @@ class CasedSampler(EpochSampler):
         for c, k in enumerate(per_class.tolist()):
             syn: list[int] = []
             if self.minority[c]:
-                n_syn = round(self.params.synthetic_share * k)
+                n_syn = math.floor(self.params.synthetic_share * k + 0.5)  # not banker's rounding
                 n_hard = int(rng.binomial(n_syn, h))
                 syn = picker.take_hard(c, n_hard) + picker.take_random(c, n_syn - n_hard)
             parts += [np.asarray(syn, dtype=np.int64), real[c].take(k - len(syn))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from lesiongan.errors import DataError, LesionganError
 MANIFEST = "manifest.csv"
 GAN_TRAIN_IMAGES = "gan_train_images.csv"
 REQUIRED = ("image_id", "label", "path", "seed", "checkpoint_sha256", "d_score")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def normalize_sha256(value: str | None) -> str:
+    """Lower-case hex without whitespace, or "" when the value is not a SHA-256."""
+    v = (value or "").strip().lower()
+    return v if _SHA256.match(v) else ""
 
 
 class LeakageError(LesionganError):
@@ -65,13 +73,24 @@ def load_synthetic(root: Path, classes: tuple[str, ...] | None = None) -> Synthe
         if not (root / r.path).is_file():
             raise DataError(f"{root / MANIFEST}: image {r.image_id}: file {r.path} is missing")
     info_path = root / "synthetic.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    try:
+        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{info_path}: not valid JSON ({exc})") from None
     return SyntheticSet(root, rows, info, _read_gan_train(root / GAN_TRAIN_IMAGES))
 
 
 def check_leakage(test_rows: list[ManifestRow], synthetic: SyntheticSet) -> None:
     """Raise LeakageError when any test image was among the GAN's training images."""
-    leaked = [r for r in test_rows if r.source_sha256 in synthetic.gan_train_sha256]
+    unhashed = [r.image_id for r in test_rows if not normalize_sha256(r.source_sha256)]
+    if unhashed:
+        raise LeakageError(
+            f"refusing to evaluate: {len(unhashed)} test image(s) have no valid source_sha256 "
+            f"(e.g. {unhashed[0]}), so the leakage guard cannot check them"
+        )
+    leaked = [
+        r for r in test_rows if normalize_sha256(r.source_sha256) in synthetic.gan_train_sha256
+    ]
     if leaked:
         examples = ", ".join(r.image_id for r in leaked[:5])
         raise LeakageError(
@@ -85,7 +104,7 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
     if not path.is_file():
         raise DataError(f"{path}: missing (is {path.parent} a 'gan sample' output directory?)")
     rows: list[SyntheticRow] = []
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
         if missing:
@@ -102,12 +121,16 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
                     row["checkpoint_sha256"],
                     float(row["d_score"]),
                 )
-            except ValueError:
+            except (ValueError, TypeError):  # TypeError: a short row leaves cells as None
                 raise DataError(
                     f"{path}: line {line}: seed must be an integer and d_score a number"
                 ) from None
             if not math.isfinite(r.d_score):
                 raise DataError(f"{path}: line {line}: d_score is not finite")
+            if Path(r.path).is_absolute() or ".." in Path(r.path).parts:
+                raise DataError(
+                    f"{path}: line {line}: path {r.path!r} must stay inside {path.parent}"
+                )
             if r.image_id in seen:
                 raise DataError(f"{path}: line {line}: duplicate image_id {r.image_id!r}")
             if classes is not None and r.label not in classes:
@@ -128,8 +151,16 @@ def _read_gan_train(path: Path) -> frozenset[str]:
             f"{path}: missing; without the GAN's training images the leakage guard cannot run "
             "(a 'gan sample' directory carries it)"
         )
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         if "source_sha256" not in (reader.fieldnames or []):
             raise DataError(f"{path}: missing column source_sha256")
-        return frozenset(row["source_sha256"] for row in reader if row["source_sha256"])
+        hashes = []
+        for row in reader:
+            h = normalize_sha256(row.get("source_sha256"))
+            if not h:
+                raise DataError(f"{path}: line {reader.line_num}: not a SHA-256 in source_sha256")
+            hashes.append(h)
+    if not hashes:
+        raise DataError(f"{path}: lists no images; the leakage guard would check nothing")
+    return frozenset(hashes)
