@@ -124,45 +124,31 @@ def test_unknown_class_and_existing_output(gan_run: Path, tmp_path: Path) -> Non
 def test_cli_train_dry_run_train_and_sample(cli, tiny_dataset: Path, tmp_path: Path) -> None:
     from gan_helpers import TINY
 
-    code, out, _ = cli(
-        "gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY, "--dry-run"
-    )
+    train = ("gan", "train", tiny_dataset, "--out", tmp_path / "run", "--config", TINY)
+    code, out, _ = cli(*train, "--dry-run")
     assert code == 0 and "schedule" in out and "fade" in out
     assert not (tmp_path / "run").exists()
     code, _, err = cli(
-        "gan",
-        "train",
-        tiny_dataset,
-        "--out",
-        tmp_path / "run",
-        "--config",
-        TINY,
-        "--set",
-        "schedule.stabilize_kimg=0.1",
-        "--set",
-        "schedule.fade_kimg=0.1",
+        *train, "--set", "schedule.stabilize_kimg=0.1", "--set", "schedule.fade_kimg=0.1"
     )
     assert code == 0, err
-    code, out, err = cli(
-        "gan", "sample", tmp_path / "run", "--out", tmp_path / "syn", "--per-class", "nevus=3"
+    sample = (
+        "gan",
+        "sample",
+        tmp_path / "run",
+        "--out",
+        tmp_path / "syn",
+        "--per-class",
+        "nevus=3",
     )
+    code, out, err = cli(*sample)
     assert code == 0, err
     assert len(_rows(tmp_path / "syn")) == 3
     code, _, err = cli(
         "gan", "sample", tmp_path / "nope", "--out", tmp_path / "syn2", "--per-class", "nevus=3"
     )
     assert code == 1 and "no such GAN run directory" in err and "Traceback" not in err
-    code, _, err = cli(
-        "gan",
-        "train",
-        tiny_dataset,
-        "--out",
-        tmp_path / "run",
-        "--config",
-        TINY,
-        "--set",
-        "lossx=1",
-    )
+    code, _, err = cli(*train, "--set", "lossx=1")
     assert code == 1 and "unknown key 'lossx'" in err
 
 
