@@ -57,3 +57,29 @@ def test_wrong_or_broken_weights_files(tmp_path: Path) -> None:
     with pytest.raises(LesionganError, match="unknown model"):
         build_model("vgg11", 3)
     assert "resnet50" in MODELS
+
+
+def test_classifier_file_round_trip_and_penultimate(tmp_path):
+    import torch
+
+    from lesiongan.classify.models import load_classifier, penultimate, save_classifier
+
+    torch.manual_seed(0)
+    model = build_model("resnet18", 3).eval()
+    save_classifier(tmp_path / "model.pt", model, "resnet18", ["a", "b", "c"], 32)
+    loaded, meta = load_classifier(tmp_path)
+    assert meta["classes"] == ["a", "b", "c"] and meta["image_size"] == 32
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(model(x), loaded(x), atol=1e-5)
+    assert penultimate(loaded, "resnet18")(x).shape == (2, 512)
+    assert loaded.fc.out_features == 3  # the copy lost its head, not the model
+
+
+def test_classifier_file_errors_name_the_file(tmp_path):
+    from lesiongan.classify.models import load_classifier
+
+    with pytest.raises(LesionganError, match=r"model\.pt: no such classifier"):
+        load_classifier(tmp_path)
+    (tmp_path / "model.pt").write_bytes(b"junk")
+    with pytest.raises(LesionganError, match=r"model\.pt: not a readable classifier"):
+        load_classifier(tmp_path)

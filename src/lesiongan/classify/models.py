@@ -99,3 +99,86 @@ def _replace_head(model: nn.Module, head: str, n_classes: int) -> None:
         parent[int(last)] = new
     else:
         setattr(parent, last, new)
+
+
+# A trained classifier, as ``classify train`` writes it (``RUN/model.pt``) and the ``domain``
+# feature extractor of ``eval`` reads it. Inputs are RGB in [0, 1], resized to ``image_size``,
+# then normalized with ``mean``/``std`` (ImageNet statistics).
+CLASSIFIER_FORMAT = "lesiongan-classifier/1"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def save_classifier(
+    path: Path,
+    model: nn.Module,
+    name: str,
+    classes: list[str],
+    image_size: int,
+    extra: dict | None = None,
+) -> None:
+    """Write a self-describing classifier file atomically (temporary name, then rename)."""
+    payload = {
+        "format": CLASSIFIER_FORMAT,
+        "model": name,
+        "classes": list(classes),
+        "image_size": int(image_size),
+        "mean": list(IMAGENET_MEAN),
+        "std": list(IMAGENET_STD),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **(extra or {}),
+    }
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def load_classifier(path: Path) -> tuple[nn.Module, dict]:
+    """Load a file written by :func:`save_classifier` (a run directory finds ``model.pt``).
+
+    Returns the model in eval mode on CPU and the metadata (everything but the weights).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.is_file():
+        raise LesionganError(
+            f"{path}: no such classifier file (expected a classify run's model.pt)"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise LesionganError(
+            f"{path}: not a readable classifier file ({type(exc).__name__})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
+        raise LesionganError(
+            f"{path}: not a lesiongan classifier file (format {CLASSIFIER_FORMAT})"
+        )
+    meta = {k: v for k, v in payload.items() if k != "state_dict"}
+    model = build_model(meta["model"], len(meta["classes"]))
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        raise LesionganError(
+            f"{path}: weights do not fit {meta['model']} ({str(exc).splitlines()[-1].strip()})"
+        ) from None
+    return model.eval(), meta
+
+
+def penultimate(model: nn.Module, name: str) -> nn.Module:
+    """The backbone without its classification head: maps images to pooled features."""
+    import copy
+
+    head = _backbone(name)[2]
+    body = copy.deepcopy(model)
+    parent = body
+    *parts, last = head.split(".")
+    for part in parts:
+        parent = getattr(parent, part)
+    if last.isdigit():
+        parent[int(last)] = nn.Identity()
+    else:
+        setattr(parent, last, nn.Identity())
+    return body.eval()
