@@ -223,3 +223,39 @@ def test_cli_option_errors_are_one_line(cli, gan_run: Path, tmp_path: Path) -> N
         "gpu",
     )
     assert code == 1 and "not a device" in err
+
+
+def test_real_training_images_are_scored_for_soft_labels(
+    gan_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from lesiongan.data.manifest import load_dataset
+    from lesiongan.gan.data import _load
+
+    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"nevus": 2}))
+    with open(out / "real_scores.csv", newline="") as f:
+        real = list(csv.DictReader(f))
+    with open(gan_run / "train_images.csv", newline="") as f:
+        trained = list(csv.DictReader(f))
+    assert [r["image_id"] for r in real] == [r["image_id"] for r in trained]
+    assert [r["source_sha256"] for r in real] == [r["source_sha256"] for r in trained]
+    assert json.loads((out / "synthetic.json").read_text())["real_scores"] == "real_scores.csv"
+    # each score is D's score of that image, scored like a synthetic one
+    gan, ds = load_gan(gan_run), load_dataset(tiny_dataset)
+    row = next(r for r in ds.rows if r.image_id == real[-1]["image_id"])
+    x = torch.from_numpy(_load((str(ds.image_path(row)), 16)))[None].float() / 127.5 - 1
+    alone = score_images(gan, x, [gan.classes.index(row.label)]).item()
+    assert float(real[-1]["d_score"]) == pytest.approx(alone, rel=1e-4, abs=1e-4)
+
+
+def test_missing_gan_dataset_skips_real_scores_and_says_why(gan_run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    moved = tmp_path / "run"
+    shutil.copytree(gan_run, moved)
+    info = json.loads((moved / "run.json").read_text())
+    info["dataset"] = str(tmp_path / "gone")
+    (moved / "run.json").write_text(json.dumps(info))
+    out = run_sample(moved, tmp_path / "syn", SampleConfig(per_class={"nevus": 1}))
+    assert not (out / "real_scores.csv").exists()
+    reason = json.loads((out / "synthetic.json").read_text())["real_scores_missing_reason"]
+    assert "gone" in reason and "not there" in reason

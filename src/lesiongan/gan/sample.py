@@ -11,6 +11,8 @@ companions: ``group - 1`` images generated from reserved seeds with the same lab
 
 The output directory records which GAN, checkpoint, dataset and train split produced it, and
 carries the GAN's ``train_images.csv`` so a classifier can refuse to test on those images.
+It also holds ``real_scores.csv``: D's scores of the GAN's real training images, the
+calibration of soft labels (:mod:`lesiongan.gan.real_scores`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_ch
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.grid import save_grid, to_uint8
 from lesiongan.gan.networks import Discriminator, Generator
+from lesiongan.gan.real_scores import REAL_SCORES, score_training_images, write_real_scores
 from lesiongan.gan.schedule import build_phases, phase_at
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.hashing import sha256_file
@@ -59,6 +62,7 @@ class SampleConfig(Config):
     batch_size: int = Field(64, ge=1)
     checkpoint: str | None = None
     device: str = "auto"
+    score_real: bool = True  # also score the GAN's real training images (soft labels)
 
 
 @dataclass
@@ -227,12 +231,15 @@ def run_sample(
                     previews[cls].append(px)
             if progress:
                 progress(min(start + config.batch_size, total), total)
-        _write_outputs(tmp, run_dir, gan, config, rows, previews)
+        real = score_training_images(gan, run_dir, config.batch_size) if config.score_real else None
+        if isinstance(real, list):
+            write_real_scores(tmp / REAL_SCORES, real)
+        _write_outputs(tmp, run_dir, gan, config, rows, previews, real)
     return out
 
 
 def _write_outputs(
-    tmp: Path, run_dir: Path, gan: LoadedGan, config: SampleConfig, rows, previews
+    tmp: Path, run_dir: Path, gan: LoadedGan, config: SampleConfig, rows, previews, real=None
 ) -> None:
     with open(tmp / "manifest.csv", "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
@@ -256,6 +263,8 @@ def _write_outputs(
                 "dataset": run_info.get("dataset"),
                 "dataset_fingerprint": run_info.get("dataset_fingerprint"),
                 "train_split_fingerprint": run_info.get("train_split_fingerprint"),
+                "real_scores": REAL_SCORES if isinstance(real, list) else None,
+                "real_scores_missing_reason": real if isinstance(real, str) else None,
             },
             indent=2,
         )
