@@ -328,7 +328,7 @@ def test_cased_hard_examples_are_the_highest_loss_synthetic_images() -> None:
         assert picked and picked == set(ranked[: len(picked)])
     # at epoch 0 (hard_fraction = 0) synthetic images come in random order instead
     few = build_sampler(pool, "cased", SamplerParams(batch_size=12, n_epochs=3, epoch_size=36))
-    few.load_state_dict(sampler.state_dict())
+    few.update_losses(syn, losses)
     early = few.epoch_indices(0)
     picked0 = {i for i in early[pool.is_synthetic[early]].tolist() if pool.labels[i] == 2}
     ranked2 = sorted(pool.indices(2, synthetic=True).tolist(), key=lambda i: -loss_of[i])
@@ -389,6 +389,9 @@ def test_cased_resume_from_state_dict() -> None:
     np.testing.assert_array_equal(a.epoch_indices(3), b.epoch_indices(3))
     with pytest.raises(ValueError, match="seed"):
         build_sampler(pool, "cased+soft-label", params, seed=8).load_state_dict(state)
+    with pytest.raises(ValueError, match="params"):
+        other = SamplerParams(batch_size=12, n_epochs=5, p_end=0.3)
+        build_sampler(pool, "cased+soft-label", other, seed=7).load_state_dict(state)
 
 
 def test_static_resume_checks_strategy() -> None:

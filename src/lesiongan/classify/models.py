@@ -53,6 +53,11 @@ def build_model(name: str, n_classes: int, pretrained: str | Path | None = None)
             )
         _load_backbone(model, path, name, head)
     _replace_head(model, head, n_classes)
+    for m in model.modules():
+        # torchvision's EfficientNet uses momentum 0.01: after the few hundred steps of a
+        # small-dataset run its running statistics would still be near the initial ones
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.1
     return model
 
 

@@ -25,6 +25,7 @@ where synthetic images are used). Epochs are a pure function of (seed, epoch) an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -224,12 +225,20 @@ class EpochSampler:
     """The epoch composition, targets and loss weights of every strategy but ``cased``.
 
     Built by :func:`build_sampler`. ``epoch_indices(epoch)`` is a shuffled array of pool
-    indices, a pure function of (seed, epoch).
+    indices, a pure function of (seed, epoch). ``calibration``: the real scores soft labels are
+    calibrated on, when they are not (all) the pool's real items' ``d_score`` (e.g. the scores
+    of every image the GAN trained on).
     """
 
     def __init__(
-        self, pool: Pool, strategy: str | tuple[str, ...], params: SamplerParams, seed: int = 0
+        self,
+        pool: Pool,
+        strategy: str | tuple[str, ...],
+        params: SamplerParams,
+        seed: int = 0,
+        calibration: Any = None,
     ) -> None:
+        self._calibration = None if calibration is None else np.asarray(calibration, np.float64)
         text = strategy if isinstance(strategy, str) else "+".join(strategy)
         self.pool, self.strategy, self.params, self.seed = pool, parse_strategy(text), params, seed
         self.composition = self.strategy[0] if self.strategy[0] in COMPOSITIONS else "none"
@@ -270,6 +279,8 @@ class EpochSampler:
     def _soft_synthetic_targets(self) -> np.ndarray:
         syn, pool = self.pool.is_synthetic, self.pool
         real_scores = pool.d_score[~syn & np.isfinite(pool.d_score)]
+        if self._calibration is not None:
+            real_scores = self._calibration[np.isfinite(self._calibration)]
         if real_scores.size == 0:
             raise ValueError("soft-label calibrates on real images' d_score; all are NaN")
         if not np.all(np.isfinite(pool.d_score[syn])):
@@ -313,6 +324,7 @@ class EpochSampler:
             "strategy": "+".join(self.strategy),
             "seed": self.seed,
             "n_items": self.pool.labels.size,
+            "params": dataclasses.asdict(self.params),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -401,9 +413,14 @@ class CasedSampler(EpochSampler):
     """
 
     def __init__(
-        self, pool: Pool, strategy: str | tuple[str, ...], params: SamplerParams, seed: int = 0
+        self,
+        pool: Pool,
+        strategy: str | tuple[str, ...],
+        params: SamplerParams,
+        seed: int = 0,
+        calibration: Any = None,
     ) -> None:
-        super().__init__(pool, strategy, params, seed)
+        super().__init__(pool, strategy, params, seed, calibration)
         real = pool.counts(synthetic=False)
         default_end = real.min() / real.sum()
         self.p_end = float(params.p_end if params.p_end is not None else default_end)
@@ -507,9 +524,13 @@ def _as_numpy(x: Any) -> Any:
 
 
 def build_sampler(
-    pool: Pool, strategy: str | tuple[str, ...], params: SamplerParams | None = None, seed: int = 0
+    pool: Pool,
+    strategy: str | tuple[str, ...],
+    params: SamplerParams | None = None,
+    seed: int = 0,
+    calibration: Any = None,
 ) -> EpochSampler:
     """The sampler for ``strategy`` (a ``+``-joined string or a tuple of names)."""
     text = strategy if isinstance(strategy, str) else "+".join(strategy)
     cls = CasedSampler if "cased" in parse_strategy(text) else EpochSampler
-    return cls(pool, text, params or SamplerParams(), seed)
+    return cls(pool, text, params or SamplerParams(), seed, calibration)

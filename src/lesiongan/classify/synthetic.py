@@ -22,6 +22,7 @@ from lesiongan.errors import DataError, LesionganError
 
 MANIFEST = "manifest.csv"
 GAN_TRAIN_IMAGES = "gan_train_images.csv"
+REAL_SCORES = "real_scores.csv"
 REQUIRED = ("image_id", "label", "path", "seed", "checkpoint_sha256", "d_score")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -52,6 +53,9 @@ class SyntheticSet:
     rows: list[SyntheticRow]
     info: dict[str, Any] = field(default_factory=dict)
     gan_train_sha256: frozenset[str] = frozenset()
+    # D's scores of the GAN's real training images (real_scores.csv), for soft labels; None
+    # when the directory has none.
+    real_scores: list[float] | None = None
 
     def image_path(self, row: SyntheticRow) -> Path:
         return self.root / row.path
@@ -77,7 +81,8 @@ def load_synthetic(root: Path, classes: tuple[str, ...] | None = None) -> Synthe
         info = json.loads(info_path.read_text()) if info_path.is_file() else {}
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{info_path}: not valid JSON ({exc})") from None
-    return SyntheticSet(root, rows, info, _read_gan_train(root / GAN_TRAIN_IMAGES))
+    real = _read_real_scores(root / REAL_SCORES) if (root / REAL_SCORES).is_file() else None
+    return SyntheticSet(root, rows, info, _read_gan_train(root / GAN_TRAIN_IMAGES), real)
 
 
 def check_leakage(test_rows: list[ManifestRow], synthetic: SyntheticSet) -> None:
@@ -164,3 +169,22 @@ def _read_gan_train(path: Path) -> frozenset[str]:
     if not hashes:
         raise DataError(f"{path}: lists no images; the leakage guard would check nothing")
     return frozenset(hashes)
+
+
+def _read_real_scores(path: Path) -> list[float]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        if "d_score" not in (reader.fieldnames or []):
+            raise DataError(f"{path}: missing column d_score")
+        scores = []
+        for row in reader:
+            try:
+                value = float(row["d_score"])
+            except (TypeError, ValueError):
+                value = math.nan
+            if not math.isfinite(value):
+                raise DataError(f"{path}: line {reader.line_num}: d_score is not a finite number")
+            scores.append(value)
+    if not scores:
+        raise DataError(f"{path}: lists no scores")
+    return scores

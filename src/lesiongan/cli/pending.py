@@ -19,12 +19,6 @@ class PendingGroup:
 
 GROUPS = (
     PendingGroup(
-        "classify",
-        "Train and evaluate a lesion classifier on real + synthetic images.",
-        4,
-        ("train",),
-    ),
-    PendingGroup(
         "eval",
         "Audit synthetic images: realism, memorization, hair.",
         6,

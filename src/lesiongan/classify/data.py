@@ -1,0 +1,133 @@
+"""Images for the classifier: loaded once into memory as uint8, augmented per batch on device.
+
+Value ranges: stored uint8 [N, 3, S, S]; :func:`augment_batch` returns float in [0, 1];
+:func:`normalize` applies the ImageNet statistics the backbones expect. Augmentation draws from
+an explicit ``torch.Generator``, so a batch's augmentation is a function of (seed, epoch, step)
+and an interrupted run resumes bit-identically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from lesiongan.classify.config import AugmentConfig
+from lesiongan.classify.models import IMAGENET_MEAN, IMAGENET_STD
+from lesiongan.errors import DataError
+from lesiongan.utils.parallel import parallel_map
+
+
+def _load(args: tuple[str, int]) -> np.ndarray:
+    path, size = args
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size, size):
+                # BOX when shrinking (like the GAN's loader), bicubic when enlarging
+                shrink = im.size[0] >= size and im.size[1] >= size
+                method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
+                im = im.resize((size, size), method)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+
+
+def load_images(
+    paths: Sequence[Path],
+    size: int,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """uint8 [N, 3, size, size]; square images resized (prepared images are square already)."""
+    if not paths:
+        return torch.zeros((0, 3, size, size), dtype=torch.uint8)
+    arrays = parallel_map(_load, [(str(p), size) for p in paths], workers, progress=progress)
+    return torch.from_numpy(np.stack(arrays))
+
+
+def normalize(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] RGB -> ImageNet-normalized."""
+    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(255.0)
+
+
+def _uniform(gen: torch.Generator, n: int, low: float, high: float) -> torch.Tensor:
+    return torch.rand(n, generator=gen) * (high - low) + low
+
+
+def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random flips, 90-degree rotations, small affine and colour jitter of uint8 images.
+
+    Returns float [0, 1] on ``x``'s device. Random numbers come from ``gen`` (CPU) only.
+    """
+    n = x.shape[0]
+    out = to_unit(x)
+    if cfg.flips:
+        out = _where(torch.rand(n, generator=gen) < 0.5, out.flip(3), out)
+        out = _where(torch.rand(n, generator=gen) < 0.5, out.flip(2), out)
+    if cfg.rot90 and out.shape[2] == out.shape[3]:
+        k = torch.randint(0, 4, (n,), generator=gen)
+        rotated = out.clone()
+        for turns in (1, 2, 3):
+            sel = (k == turns).to(out.device)
+            if sel.any():
+                rotated[sel] = torch.rot90(out[sel], turns, dims=(2, 3))
+        out = rotated
+    out = _affine(out, cfg, gen)
+    return _colour(out, cfg, gen).clamp_(0.0, 1.0)
+
+
+def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.to(a.device).view(-1, 1, 1, 1), a, b)
+
+
+def _affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    n = x.shape[0]
+    lo, hi = cfg.scale
+    if cfg.degrees == 0 and cfg.translate == 0 and lo == hi == 1.0:
+        return x
+    angle = _uniform(gen, n, -cfg.degrees, cfg.degrees) * (math.pi / 180)
+    scale = _uniform(gen, n, lo, hi)
+    shift = _uniform(gen, 2 * n, -cfg.translate, cfg.translate).view(n, 2) * 2  # grid is [-1, 1]
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    theta = torch.stack(
+        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+    ).to(x.device, x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    # reflection keeps the skin texture at the borders instead of black corners
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+# RGB <-> YIQ: hue is a rotation of the (I, Q) chroma plane
+_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_RGB = torch.linalg.inv(_YIQ)
+
+
+def _colour(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    n = x.shape[0]
+    b = _uniform(gen, n, 1 - cfg.brightness, 1 + cfg.brightness).to(x.device).view(n, 1, 1, 1)
+    c = _uniform(gen, n, 1 - cfg.contrast, 1 + cfg.contrast).to(x.device).view(n, 1, 1, 1)
+    s = _uniform(gen, n, 1 - cfg.saturation, 1 + cfg.saturation).to(x.device).view(n, 1, 1)
+    h = _uniform(gen, n, -cfg.hue, cfg.hue) * (2 * math.pi)
+    x = x * b
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * c + mean
+    # saturation scales and hue rotates the chroma plane, in one 3x3 matrix per image
+    cos, sin = torch.cos(h), torch.sin(h)
+    rot = torch.zeros(n, 3, 3)
+    rot[:, 0, 0] = 1
+    rot[:, 1, 1], rot[:, 1, 2], rot[:, 2, 1], rot[:, 2, 2] = cos, -sin, sin, cos
+    rot = rot.to(x.device) * torch.cat([torch.ones(n, 1, 1, device=x.device), s, s], 1)
+    m = (_RGB.to(x.device) @ rot @ _YIQ.to(x.device)).to(x.dtype)
+    return torch.einsum("nij,njhw->nihw", m, x)

@@ -1,0 +1,225 @@
+"""One classifier training run in memory: epochs over a sampler, validation, best-epoch state.
+
+``train_one_epoch``, ``evaluate`` and the loop are separate (torchvision's reference scripts);
+the run directory, checkpoints and outputs are :mod:`lesiongan.classify.run`'s job.
+
+Loss: per-sample cross-entropy against the sampler's targets (one-hot, or soft for synthetic
+images under ``soft-label``), times the sampler's per-sample weights (``class-weight``), averaged
+over the batch. Optimizer: AdamW, one epoch of linear warm-up, then cosine decay to 0. The
+epoch's randomness (augmentation, dropout) is seeded by (seed, epoch), so resuming from an
+epoch boundary reproduces the uninterrupted run bit for bit on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lesiongan.classify.config import ClassifyConfig
+from lesiongan.classify.data import augment_batch, normalize, to_unit
+from lesiongan.classify.metrics import compute_metrics
+from lesiongan.classify.samplers import CasedSampler, EpochSampler
+
+StepFn = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainingData:
+    """Pool images (real training images, then synthetic ones, as in the sampler's pool)."""
+
+    pool_images: torch.Tensor  # uint8 [N, 3, S, S]
+    val_images: torch.Tensor  # uint8 [M, 3, S, S]
+    val_labels: np.ndarray  # int [M]
+    classes: list[str]
+
+
+def _epoch_seed(seed: int, epoch: int, salt: int) -> int:
+    return int(np.random.SeedSequence([seed, epoch, salt]).generate_state(1)[0])
+
+
+@dataclass
+class ClassifierTrainer:
+    cfg: ClassifyConfig
+    model: nn.Module
+    sampler: EpochSampler
+    data: TrainingData
+    device: torch.device
+    epoch: int = 0  # the next epoch to run
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = -1
+    best_key: tuple[float, float] = (-math.inf, -math.inf)
+
+    def __post_init__(self) -> None:
+        self.model.to(self.device)
+        if self.device.type == "cuda":
+            self.model.to(memory_format=torch.channels_last)
+        self.steps_per_epoch = len(self._batches(0))
+        self.opt = torch.optim.AdamW(
+            self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay
+        )
+        total, warm = self.cfg.epochs * self.steps_per_epoch, self.steps_per_epoch
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda s: _lr_factor(s, warm, total)
+        )
+
+    def _batches(self, epoch: int) -> list[np.ndarray]:
+        """The epoch's batches in order; a last batch of one image is dropped (BatchNorm)."""
+        if isinstance(self.sampler, CasedSampler):
+            return list(self.sampler.epoch_batches(epoch)[0])
+        idx, bs = self.sampler.epoch_indices(epoch), self.cfg.batch_size
+        batches = [idx[i : i + bs] for i in range(0, idx.size, bs)]
+        return [b for b in batches if b.size > 1]
+
+    def _autocast(self):
+        return torch.autocast("cuda", torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        x = normalize(x)
+        return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+    def _per_sample_loss(self, logits: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+        targets = torch.as_tensor(self.sampler.targets(idx), dtype=torch.float32)
+        targets = targets.to(logits.device)
+        ls = self.cfg.label_smoothing
+        if ls:
+            targets = targets * (1 - ls) + ls / targets.shape[1]
+        return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+
+    def train_one_epoch(self, on_step: StepFn | None = None) -> dict[str, Any]:
+        epoch, start = self.epoch, time.perf_counter()
+        if isinstance(self.sampler, CasedSampler) and self.sampler.rescore_due(epoch):
+            self.rescore_synthetic()
+        torch.manual_seed(_epoch_seed(self.cfg.seed, epoch, 1))  # dropout and friends
+        gen = torch.Generator().manual_seed(_epoch_seed(self.cfg.seed, epoch, 2))
+        batches = self._batches(epoch)
+        self.model.train()
+        total_loss, seen, n_syn = 0.0, 0, 0
+        for step, idx in enumerate(batches):
+            x = augment_batch(
+                self.data.pool_images[torch.from_numpy(idx)].to(self.device), self.cfg.augment, gen
+            )
+            with self._autocast():
+                logits = self.model(self._inputs(x))
+            per_sample = self._per_sample_loss(logits, idx)
+            weights = torch.as_tensor(self.sampler.loss_weights(idx), dtype=torch.float32)
+            loss = (per_sample * weights.to(per_sample.device)).mean()
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch} step {step}")
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.sched.step()
+            if isinstance(self.sampler, CasedSampler):
+                self.sampler.update_losses(idx, per_sample.detach())
+            total_loss += loss.item() * idx.size
+            seen += idx.size
+            n_syn += int(self.sampler.pool.is_synthetic[idx].sum())
+            if on_step:
+                on_step(
+                    {
+                        "epoch": epoch,
+                        "step": step + 1,
+                        "steps": len(batches),
+                        "loss": total_loss / seen,
+                    }
+                )
+        stats: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": total_loss / max(seen, 1),
+            "train_images": seen,
+            "train_synthetic_images": n_syn,
+            "lr": self.sched.get_last_lr()[0],
+        }
+        if isinstance(self.sampler, CasedSampler):
+            stats["curriculum_p"] = self.sampler.curriculum_p(epoch)
+        stats.update(self.validate())
+        stats["seconds"] = time.perf_counter() - start
+        self.history.append(stats)
+        self.epoch += 1
+        return stats
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> np.ndarray:
+        """Softmax probabilities [N, C] (float64), no augmentation, eval mode."""
+        self.model.eval()
+        out = []
+        for i in range(0, images.shape[0], self.cfg.eval_batch_size):
+            x = to_unit(images[i : i + self.cfg.eval_batch_size].to(self.device))
+            with self._autocast():
+                logits = self.model(self._inputs(x))
+            out.append(F.softmax(logits.float(), dim=1).cpu().double().numpy())
+        n = len(self.data.classes)
+        return np.concatenate(out) if out else np.zeros((0, n))
+
+    def validate(self) -> dict[str, Any]:
+        """Validation balanced accuracy and loss; remembers the best epoch's weights."""
+        probs = self.predict(self.data.val_images)
+        y = self.data.val_labels
+        metrics = compute_metrics(y, probs, self.data.classes)
+        loss = float(-np.log(np.clip(probs[np.arange(y.size), y], 1e-12, None)).mean())
+        ba = metrics["balanced_accuracy"]
+        key = (ba if ba is not None else -math.inf, -loss)
+        if key > self.best_key:
+            self.best_key, self.best_epoch = key, self.epoch
+            self.best_state = copy.deepcopy(
+                {k: v.cpu() for k, v in self.model.state_dict().items()}
+            )
+        return {"val_loss": loss, "val_balanced_accuracy": ba, "val_accuracy": metrics["accuracy"]}
+
+    @torch.no_grad()
+    def rescore_synthetic(self) -> None:
+        """CASED: the current loss of every synthetic image (no augmentation)."""
+        assert isinstance(self.sampler, CasedSampler)
+        syn = self.sampler.synthetic_indices
+        if syn.size == 0:
+            return
+        probs = self.predict(self.data.pool_images[torch.from_numpy(syn)])
+        targets = self.sampler.targets(syn)
+        loss = -(targets * np.log(np.clip(probs, 1e-12, None))).sum(axis=1)
+        self.sampler.update_losses(syn, loss)
+
+    def load_best(self) -> None:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict(),
+            "sched": self.sched.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "best_state": self.best_state,
+            "best_epoch": self.best_epoch,
+            "best_key": list(self.best_key),
+            "sampler": self.sampler.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        self.best_state = state["best_state"]
+        self.best_epoch = int(state["best_epoch"])
+        self.best_key = tuple(float(v) for v in state["best_key"])  # type: ignore[assignment]
+        self.sampler.load_state_dict(state["sampler"])
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
