@@ -116,6 +116,8 @@ _RGB = torch.linalg.inv(_YIQ)
 
 def _colour(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     n = x.shape[0]
+    if not (cfg.brightness or cfg.contrast or cfg.saturation or cfg.hue):
+        return x
     b = _uniform(gen, n, 1 - cfg.brightness, 1 + cfg.brightness).to(x.device).view(n, 1, 1, 1)
     c = _uniform(gen, n, 1 - cfg.contrast, 1 + cfg.contrast).to(x.device).view(n, 1, 1, 1)
     s = _uniform(gen, n, 1 - cfg.saturation, 1 + cfg.saturation).to(x.device).view(n, 1, 1)

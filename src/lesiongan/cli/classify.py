@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lesiongan.cli.console import err, out
 from lesiongan.config import load_config, parse_overrides
+from lesiongan.errors import LesionganError
 from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
@@ -87,6 +88,10 @@ def train(
     if resume:
         if config_file is not None:
             raise typer.BadParameter("--resume uses the run's saved config.yaml")
+        if not (out_dir / "config.yaml").is_file():
+            raise LesionganError(
+                f"{out_dir}: nothing to resume (no config.yaml); drop --resume to start a run"
+            )
         cfg = load_config(ClassifyConfig, out_dir / "config.yaml", sets)
     else:
         cfg = load_config(

@@ -1,0 +1,211 @@
+"""``classify train`` end to end: outputs, strategies through the trainer, resume, guard, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from clf_helpers import make_synthetic_dir
+
+from lesiongan.classify.config import ClassifyConfig
+from lesiongan.classify.models import load_classifier
+from lesiongan.classify.run import run_classify
+from lesiongan.classify.synthetic import LeakageError
+from lesiongan.errors import ConfigError, DataError
+
+FAST = {"image_size": 16, "epochs": 2, "batch_size": 8, "bootstrap": 50}
+MINORITY = {"melanoma": 10, "seborrheic_keratosis": 10, "nevus": 4}
+
+
+@pytest.fixture(scope="module")
+def synthetic(tiny_dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic_dir(tmp_path_factory.mktemp("clf") / "syn", tiny_dataset, MINORITY)
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_run_writes_the_contract(tiny_dataset: Path, synthetic: Path, tmp_path: Path) -> None:
+    cfg = ClassifyConfig(strategy="synthetic-balance+class-weight", **FAST)
+    res = run_classify(tiny_dataset, tmp_path / "run", cfg, synthetic)
+    out = res.run_dir
+    assert res.done and res.epochs_done == 2 and 0 <= res.best_epoch < 2
+    m = json.loads((out / "metrics.json").read_text())
+    for key in (
+        "balanced_accuracy",
+        "accuracy",
+        "macro_auc",
+        "melanoma_auc",
+        "sensitivity_melanoma",
+        "specificity_nevus",
+        "auc_seborrheic_keratosis",
+        "balanced_accuracy_ci_low",
+        "balanced_accuracy_ci_high",
+        "confusion_matrix",
+    ):
+        assert key in m
+    assert m["strategy"] == "synthetic-balance+class-weight" and m["synthetic_images_per_epoch"] > 0
+    splits = _csv(out / "splits.csv")
+    by_split = {
+        s: {r["image_id"] for r in splits if r["split"] == s} for s in ("train", "val", "test")
+    }
+    assert not (by_split["train"] & by_split["val"]) and not (by_split["val"] & by_split["test"])
+    assert {r["label"] for r in splits if r["split"] == "val"} == set(m["classes"])  # stratified
+    preds = _csv(out / "predictions.csv")
+    test_preds = [p for p in preds if p["split"] == "test"]
+    assert {p["image_id"] for p in test_preds} == by_split["test"] and m["n_test"] == len(
+        test_preds
+    )
+    assert {p["source"] for p in preds if p["split"] == "train"} == {"real", "synthetic"}
+    for p in preds:
+        assert sum(float(p[f"prob_{c}"]) for c in m["classes"]) == pytest.approx(1, abs=1e-4)
+    # the saved model reproduces the test probabilities
+    _model, meta = load_classifier(out)
+    assert meta["classes"] == m["classes"] and meta["image_size"] == 16
+    status = json.loads((out / "status.json").read_text())
+    assert status["state"] == "done" and len((out / "history.jsonl").read_text().splitlines()) == 2
+    for png in ("training_curves.png", "confusion_matrix.png"):
+        assert (out / png).stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        "none",
+        "oversample",
+        "synthetic-ratio",
+        "cased",
+        "synthetic-balance+soft-label",
+        "synthetic-only",
+    ],
+)
+def test_every_strategy_trains(
+    strategy: str, tiny_dataset: Path, synthetic: Path, tmp_path: Path
+) -> None:
+    cfg = ClassifyConfig(strategy=strategy, **{**FAST, "epochs": 2})
+    res = run_classify(tiny_dataset, tmp_path / "run", cfg, synthetic)
+    hist = [json.loads(line) for line in (res.run_dir / "history.jsonl").read_text().splitlines()]
+    n_syn = [h["train_synthetic_images"] for h in hist]
+    if strategy in ("none", "oversample"):
+        assert n_syn == [0, 0]
+    elif strategy == "synthetic-only":
+        assert all(h["train_synthetic_images"] == h["train_images"] for h in hist)
+    elif strategy == "cased":  # p = 1 at epoch 0: every batch is a curriculum batch
+        assert n_syn[0] > 0
+    else:
+        assert all(n > 0 for n in n_syn)
+    if strategy == "cased":
+        assert hist[0]["curriculum_p"] == 1.0 and hist[1]["curriculum_p"] < 1.0
+    assert res.metrics is not None and 0.0 <= res.metrics["balanced_accuracy"] <= 1.0
+
+
+def test_resume_continues_bit_identically(
+    tiny_dataset: Path, synthetic: Path, tmp_path: Path
+) -> None:
+    cfg = ClassifyConfig(strategy="cased", **{**FAST, "epochs": 3})
+    full = run_classify(tiny_dataset, tmp_path / "full", cfg, synthetic)
+    part = run_classify(tiny_dataset, tmp_path / "part", cfg, synthetic, stop_after_epochs=1)
+    assert not part.done and part.metrics is None
+    assert json.loads((tmp_path / "part" / "status.json").read_text())["state"] == "stopped"
+    assert not (tmp_path / "part" / "metrics.json").exists()
+    resumed = run_classify(tiny_dataset, tmp_path / "part", cfg, synthetic, resume=True)
+    assert resumed.done and resumed.metrics == full.metrics
+    a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "part" / "model.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_leakage_guard_refuses_before_training(tiny_dataset: Path, tmp_path: Path, cli) -> None:
+    leaky = make_synthetic_dir(tmp_path / "leaky", tiny_dataset, MINORITY, gan_images="test")
+    cfg = ClassifyConfig(strategy="synthetic-balance", **FAST)
+    with pytest.raises(LeakageError, match="were in the training set of the GAN"):
+        run_classify(tiny_dataset, tmp_path / "run", cfg, leaky)
+    code, _, err = cli(
+        "classify",
+        "train",
+        tiny_dataset,
+        "--out",
+        tmp_path / "run2",
+        "--synthetic",
+        leaky,
+        "--strategy",
+        "none",
+    )
+    assert code == 1 and "refusing to evaluate" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()
+
+
+def test_input_errors(tiny_dataset: Path, synthetic: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="pass --synthetic"):
+        run_classify(tiny_dataset, tmp_path / "a", ClassifyConfig(strategy="cased", **FAST))
+    no_scores = make_synthetic_dir(tmp_path / "ns", tiny_dataset, MINORITY, real_scores=False)
+    with pytest.raises(DataError, match=r"real_scores\.csv: missing"):
+        run_classify(
+            tiny_dataset,
+            tmp_path / "b",
+            ClassifyConfig(strategy="synthetic-ratio+soft-label", **FAST),
+            no_scores,
+        )
+    only_mel = make_synthetic_dir(tmp_path / "om", tiny_dataset, {"melanoma": 3})
+    with pytest.raises(ConfigError, match="synthetic images of class"):
+        run_classify(
+            tiny_dataset,
+            tmp_path / "c",
+            ClassifyConfig(strategy="synthetic-balance", **FAST),
+            only_mel,
+        )
+    assert not any((tmp_path / d).exists() for d in "abc")
+
+
+def test_cli_train_table_force_and_errors(tiny_dataset: Path, tmp_path: Path, cli) -> None:
+    args = [
+        "classify",
+        "train",
+        tiny_dataset,
+        "--out",
+        tmp_path / "run",
+        "--epochs",
+        "1",
+        "--set",
+        "image_size=16",
+        "--set",
+        "bootstrap=20",
+        "--strategy",
+        "oversample",
+    ]
+    code, out, err = cli(*args)
+    assert code == 0, err
+    assert "balanced_accuracy" in out and "95 % CI" in out and "epoch 1/1" in err
+    code, _, err = cli(*args)
+    assert code == 1 and "already exists" in err
+    code, _, err = cli(*args, "--force")
+    assert code == 0
+    code, _, err = cli(*args[:-2], "--strategy", "bogus", "--force")
+    assert code == 1 and "unknown strategy 'bogus'" in err
+    code, _, err = cli("classify", "train", tmp_path / "nope", "--out", tmp_path / "x")
+    assert code == 1 and "nope" in err and "Traceback" not in err
+    code, _, err = cli(*args[:-2], "--pretrained", tmp_path / "missing.pth", "--force")
+    assert code == 1 and "missing.pth: ImageNet weights for resnet18 not found" in err
+    assert "Nothing is downloaded" in err
+    code, _, err = cli("classify", "train", tiny_dataset, "--out", tmp_path / "new", "--resume")
+    assert code == 1 and "nothing to resume" in err
+
+
+@pytest.mark.slow
+def test_short_training_on_procedural_lesions_beats_chance(tmp_path: Path) -> None:
+    from lesiongan.data.prepare import PrepareConfig, run_prepare
+    from lesiongan.data.synth import SynthConfig, run_synth
+
+    run_synth(tmp_path / "src", SynthConfig(n=300, size=64, seed=0), workers=1)
+    run_prepare(tmp_path / "src", tmp_path / "ds", PrepareConfig(size=32), workers=1)
+    cfg = ClassifyConfig(strategy="oversample", epochs=6, bootstrap=200)
+    m = run_classify(tmp_path / "ds", tmp_path / "run", cfg).metrics
+    assert m is not None
+    assert m["balanced_accuracy_ci_low"] > 1 / 3, m["balanced_accuracy"]  # chance is 1/3
+    assert np.isfinite(m["melanoma_auc"]) and m["melanoma_auc"] > 0.5
