@@ -1,0 +1,1 @@
+"""Experiments over many classifier runs (imbalance, scarcity) and their HTML report."""
