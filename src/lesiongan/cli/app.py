@@ -10,6 +10,7 @@ import lesiongan
 from lesiongan.cli import classify as classify_cmds
 from lesiongan.cli import data as data_cmds
 from lesiongan.cli import demo as demo_cmds
+from lesiongan.cli import experiment as experiment_cmds
 from lesiongan.cli import gan as gan_cmds
 from lesiongan.cli import pending
 from lesiongan.cli.console import err, print_problems
@@ -32,6 +33,8 @@ app = typer.Typer(
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(gan_cmds.app, name="gan")
 app.add_typer(classify_cmds.app, name="classify")
+app.add_typer(experiment_cmds.app, name="experiment")
+app.command("report")(experiment_cmds.report)
 for group in pending.GROUPS:
     app.add_typer(pending.build_group(group), name=group.name)
 app.command("demo")(demo_cmds.demo)

@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from lesiongan.cli.console import err, out, progress_bar
+from lesiongan.cli.experiment import cell_printer, print_results
 
 
 def demo(
@@ -24,19 +25,21 @@ def demo(
     """Run the pipeline end to end on procedural data (no download).
 
     synth (2000 images) -> prepare (64 px, poster split) -> class-conditional PGGAN (8 -> 32 px,
-    configs/gan-demo.yaml) -> synthetic minority images that balance the training classes.
-    Stages finished by an earlier run with the same settings are reused, and an interrupted GAN
-    run is resumed, so running it again continues where it stopped.
+    configs/gan-demo.yaml) -> synthetic minority images that balance the training classes ->
+    the imbalance experiment (configs/experiment-demo.yaml: 6 strategies x 3 seeds) ->
+    report.html. Stages finished by an earlier run with the same settings are reused, and an
+    interrupted GAN run or experiment continues, so running it again picks up where it stopped.
     """
     from lesiongan.cli.gan import TrainProgress
     from lesiongan.workflows.demo import build_demo_plan, run_demo
 
     plan = build_demo_plan(out_dir, quick)
     names = {
-        "synth": "1/4 synth",
-        "prepare": "2/4 prepare",
-        "gan": "3/4 gan",
-        "sample": "4/4 sample",
+        "synth": "1/5 synth",
+        "prepare": "2/5 prepare",
+        "gan": "3/5 gan",
+        "sample": "4/5 sample",
+        "experiment": "5/5 experiment",
     }
 
     @contextlib.contextmanager
@@ -44,21 +47,22 @@ def demo(
         if name == "gan":
             with TrainProgress() as bar:
                 yield bar.update
+        elif name == "experiment":
+            err.print(f"{names[name]}: classifiers for every strategy x seed", markup=False)
+            yield cell_printer()
         else:
-            with progress_bar(names[name]) as progress:
+            with progress_bar(names.get(name, name)) as progress:
                 yield progress
 
     result = run_demo(plan, force=force, workers=workers, stage=stage)
     for name in result.reused:
         out.print(f"{names[name]}: reused the finished output of an earlier run")
     wanted = ", ".join(f"{c} {n}" for c, n in result.per_class.items())
+    print_results(result.results)
     out.print(
-        f"procedural source:  {plan.source}\nprepared dataset:   {plan.dataset}\n"
+        f"prepared dataset:   {plan.dataset}\n"
         f"GAN run:            {plan.gan_run} (sample grids in {plan.gan_run / 'grids'})\n"
-        f"synthetic images:   {plan.synthetic} ({wanted}; preview {plan.synthetic / 'preview.png'})"
-    )
-    err.print(
-        "note: the classifier, audit and experiment stages have not landed yet (issues #4-#6); "
-        "this demo stops after sampling synthetic minority images.",
-        markup=False,
+        f"synthetic images:   {plan.synthetic} ({wanted})\n"
+        f"experiment:         {plan.experiment_dir} (results.json, results.csv)\n"
+        f"report:             {plan.experiment_dir / 'report.html'}"
     )

@@ -25,12 +25,6 @@ GROUPS = (
         ("realism", "memorization", "hair"),
     ),
     PendingGroup(
-        "experiment",
-        "Run the imbalance and scarcity experiments and build the report.",
-        5,
-        ("imbalance", "scarcity"),
-    ),
-    PendingGroup(
         "turing",
         "Visual Turing test: a web app in which clinicians judge real vs synthetic.",
         7,

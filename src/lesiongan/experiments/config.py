@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.samplers import parse_strategy
@@ -96,6 +96,8 @@ class ImbalanceConfig(ExperimentBase):
 
 
 class ScarcityConfig(ExperimentBase):
+    """Each fraction trains its own GAN on its own labels: reusing a GAN or sample would leak."""
+
     fractions: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0], min_length=1)
     strategies: list[str] = Field(default_factory=lambda: ["none", "synthetic-balance"])
 
@@ -112,3 +114,12 @@ class ScarcityConfig(ExperimentBase):
         for name in v:
             expand_strategy(name)
         return v
+
+    @model_validator(mode="after")
+    def _no_reuse(self) -> ScarcityConfig:
+        if self.gan.run or self.sample.synthetic:
+            raise ValueError(
+                "gan.run / sample.synthetic cannot be reused here: each fraction's GAN must see "
+                "only that fraction's labelled images"
+            )
+        return self

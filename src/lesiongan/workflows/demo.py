@@ -1,8 +1,8 @@
-"""The demo: procedural data -> prepared dataset -> class-conditional PGGAN -> minority samples.
+"""The demo: procedural data -> prepared dataset -> class-conditional PGGAN -> minority samples
+-> the imbalance experiment (every strategy x seeds) -> report.
 
 Each stage writes its own directory under the demo folder and is reused when an earlier run
-finished it with the same settings; an interrupted GAN run is resumed. (The classifier and
-experiment stages join when their issues land.)
+finished it with the same settings; an interrupted GAN run or experiment continues.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from lesiongan.config import load_config
 from lesiongan.data.manifest import load_dataset
 from lesiongan.data.prepare import PrepareConfig, run_prepare
 from lesiongan.data.synth import SynthConfig, run_synth
+from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import RECIPES
@@ -34,6 +35,11 @@ class DemoPlan:
     prepare: PrepareConfig
     gan: GanConfig
     quick: bool
+    experiment: ImbalanceConfig
+
+    @property
+    def experiment_dir(self) -> Path:
+        return self.root / "experiment"
 
     @property
     def source(self) -> Path:
@@ -57,14 +63,34 @@ class DemoResult:
     plan: DemoPlan
     reused: list[str] = field(default_factory=list)
     per_class: dict[str, int] = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
 
 
 def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
+    root = Path(root)
     if quick:
         gan = load_config(GanConfig, RECIPES / "gan-tiny.yaml")
-        return DemoPlan(root, SynthConfig(n=300, size=64), PrepareConfig(size=32), gan, quick)
-    gan = load_config(GanConfig, RECIPES / "gan-demo.yaml")
-    return DemoPlan(root, SynthConfig(n=2000, size=128), PrepareConfig(size=64), gan, quick)
+        synth, prepare = SynthConfig(n=300, size=64), PrepareConfig(size=32)
+        exp_file, sets = (
+            RECIPES / "experiment-demo.yaml",
+            {
+                "seeds": [0, 1],
+                "classify.image_size": 16,
+                "classify.epochs": 2,
+                "bootstrap": 200,
+            },
+        )
+    else:
+        gan = load_config(GanConfig, RECIPES / "gan-demo.yaml")
+        synth, prepare = SynthConfig(n=2000, size=128), PrepareConfig(size=64)
+        exp_file, sets = RECIPES / "experiment-demo.yaml", {}
+    paths = {
+        "dataset": str(root / "dataset"),
+        "gan.run": str(root / "gan"),
+        "sample.synthetic": str(root / "synthetic"),
+    }
+    experiment = load_config(ImbalanceConfig, exp_file, {**sets, **paths})
+    return DemoPlan(root, synth, prepare, gan, quick, experiment)
 
 
 def run_demo(
@@ -100,4 +126,8 @@ def run_demo(
     sample_cfg = SampleConfig(per_class=per_class, seed=0)
     if ensure_sample(plan.gan_run, plan.synthetic, sample_cfg, force, stage):
         result.reused.append("sample")
+    from lesiongan.experiments.imbalance import run_imbalance
+
+    with stage("experiment") as on_cell:
+        result.results = run_imbalance(plan.experiment, plan.experiment_dir, force, stage, on_cell)
     return result

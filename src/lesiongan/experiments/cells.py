@@ -1,0 +1,112 @@
+"""The classifier runs of an experiment ("cells"): cached, resumable, optionally in parallel.
+
+A cell is one ``classify train`` run directory. A finished cell (``status.json`` says ``done``,
+same config) is skipped on re-run; an interrupted one resumes from its last finished epoch; one
+made with other settings is an error unless ``force``. Parallel cells run in worker processes
+with one torch thread each (two threads per process thrash a shared CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lesiongan.classify.config import ClassifyConfig
+from lesiongan.errors import OutputExistsError
+from lesiongan.workflows.stages import run_state
+
+
+@dataclass(frozen=True)
+class Cell:
+    key: str  # e.g. "synthetic-balance/seed-0"
+    dataset: Path
+    out: Path
+    config: ClassifyConfig
+    synthetic: Path | None
+
+
+def cell_status(cell: Cell, force: bool) -> str:
+    """``done`` (reuse), ``resume`` (interrupted, same config) or ``new``."""
+    if not cell.out.exists():
+        return "new"
+    try:
+        saved = yaml.safe_load((cell.out / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        saved = None
+    if saved != cell.config.model_dump(mode="json"):
+        if force:
+            return "new"
+        raise OutputExistsError(
+            f"{cell.out}: exists but was made with other settings; use --force to redo it"
+        )
+    if run_state(cell.out) == "done" and (cell.out / "metrics.json").is_file():
+        return "done"
+    return "resume"
+
+
+def _run_cell(cell: Cell, status: str, threads: int | None) -> tuple[str, float]:
+    import torch
+
+    from lesiongan.classify.run import run_classify
+
+    if threads:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    run_classify(
+        cell.dataset,
+        cell.out,
+        cell.config,
+        cell.synthetic,
+        resume=status == "resume",
+        force=status == "new" and cell.out.exists(),
+    )
+    return cell.key, time.perf_counter() - start
+
+
+def run_cells(
+    cells: list[Cell],
+    workers: int = 1,
+    force: bool = False,
+    on_done: Callable[[str, str, float, int, int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run every cell that is not finished; returns ``{key: metrics}`` of all cells.
+
+    ``on_done(key, how, seconds, n_done, n_total)``: ``how`` is ``reused`` or ``trained``.
+    """
+    statuses = {c.key: cell_status(c, force) for c in cells}  # all checks before any work
+    todo = [c for c in cells if statuses[c.key] != "done"]
+    done = 0
+    for c in cells:
+        if statuses[c.key] == "done":
+            done += 1
+            if on_done:
+                on_done(c.key, "reused", 0.0, done, len(cells))
+    if workers <= 1 or len(todo) <= 1:
+        for c in todo:
+            key, seconds = _run_cell(c, statuses[c.key], None)
+            done += 1
+            if on_done:
+                on_done(key, "trained", seconds, done, len(cells))
+    else:
+        ctx = get_context("spawn")  # no forked torch state
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_cell, c, statuses[c.key], 1) for c in todo]
+            try:
+                for fut in as_completed(futures):
+                    key, seconds = fut.result()
+                    done += 1
+                    if on_done:
+                        on_done(key, "trained", seconds, done, len(cells))
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    return {c.key: json.loads((c.out / "metrics.json").read_text()) for c in cells}

@@ -1,0 +1,233 @@
+"""``report.html``: one self-contained page (figures embedded as data URIs) per experiment.
+
+Everything shown comes from ``results.json`` and the run directories it names, so the numbers
+in the page are the numbers in the file (tested). ``lesiongan report DIR`` rebuilds it; audit
+results (``DIR/audit/<realism|memorization|hair>/metrics.json``) and a visual Turing test
+(``DIR/turing/results.json``) are included when present.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+import lesiongan
+from lesiongan.data.manifest import load_dataset
+from lesiongan.errors import LesionganError
+from lesiongan.experiments import figures
+from lesiongan.experiments.aggregate import read_test_predictions
+from lesiongan.utils.outdir import write_text_atomic
+
+TABLE_KEYS = (
+    "balanced_accuracy",
+    "sensitivity_melanoma",
+    "sensitivity_seborrheic_keratosis",
+    "macro_auc",
+    "melanoma_auc",
+)
+AUDIT_KEYS = {
+    "realism": (
+        "features",
+        "fid",
+        "fid_floor",
+        "kid_mean",
+        "kid_mean_floor",
+        "precision",
+        "precision_floor",
+        "recall",
+        "recall_floor",
+        "density",
+        "coverage",
+        "swd",
+        "swd_floor",
+        "ms_ssim",
+        "ms_ssim_floor",
+    ),
+    "memorization": (
+        "features",
+        "ct_statistic",
+        "authenticity",
+        "n_near_duplicates",
+        "nn_distance_ratio",
+    ),
+    "hair": (
+        "hair_fraction_real_mean",
+        "hair_fraction_synthetic_mean",
+        "hair_fraction_wasserstein",
+    ),
+}
+
+
+def _uri(png: bytes | None) -> str | None:
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def build_report(exp_dir: Path) -> Path:
+    """Write ``report.html`` and ``figures/*.png`` for an experiment directory."""
+    exp_dir = Path(exp_dir)
+    path = exp_dir / "results.json"
+    if not path.is_file():
+        raise LesionganError(f"{path}: missing; is {exp_dir} an experiment directory?")
+    try:
+        results = json.loads(path.read_text())
+    except ValueError as exc:
+        raise LesionganError(f"{path}: not valid JSON ({exc})") from None
+    figs: dict[str, bytes | None] = {}
+    ctx: dict[str, Any] = {
+        "r": results,
+        "fmt": fmt,
+        "version": lesiongan.__version__,
+        "generated": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+    }
+    if results["experiment"] == "imbalance":
+        ctx.update(_imbalance(exp_dir, results, figs))
+    else:
+        ctx.update(_scarcity(results, figs))
+    ctx["audit"] = _audit(exp_dir)
+    ctx["turing"] = _turing(exp_dir)
+    ctx["config_text"] = (
+        (exp_dir / "config.yaml").read_text() if (exp_dir / "config.yaml").is_file() else ""
+    )
+    (exp_dir / "figures").mkdir(exist_ok=True)
+    for name, png in figs.items():
+        if png is not None:
+            (exp_dir / "figures" / f"{name}.png").write_bytes(png)
+    ctx["fig"] = {k: _uri(v) for k, v in figs.items()}
+    env = Environment(
+        loader=PackageLoader("lesiongan.experiments", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    html = env.get_template("report.html.j2").render(**ctx)
+    write_text_atomic(exp_dir / "report.html", html)
+    return exp_dir / "report.html"
+
+
+def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) -> dict[str, Any]:
+    classes, strategies, summary = r["classes"], r["strategies"], r["summary"]
+    keys = [
+        k
+        for k in ("balanced_accuracy", "macro_auc", "melanoma_auc", "keratosis_auc")
+        if k in summary[strategies[0]]
+    ]
+    figs["metrics"] = figures.interval_plot(summary, keys, strategies)
+    figs["sensitivity"] = figures.per_class_sensitivity(summary, strategies, classes)
+    paired_keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in classes if c == "melanoma"]
+    figs["paired"] = (
+        figures.paired_plot(r["paired"], paired_keys, r["baseline"]) if r["paired"] else None
+    )
+    confusions: dict[str, np.ndarray] = {}
+    curves: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    positive = "melanoma" if "melanoma" in classes else classes[0]
+    for key, run in r["runs"].items():
+        s = key.split("/")[0]
+        confusions[s] = confusions.get(s, 0) + np.asarray(run["metrics"]["confusion_matrix"])
+        _, y, probs = read_test_predictions(exp_dir / run["dir"], classes)
+        pos = y == classes.index(positive)
+        old = curves.get(s, (np.zeros(0, bool), np.zeros(0)))
+        curves[s] = (
+            np.concatenate([old[0], pos]),
+            np.concatenate([old[1], probs[:, classes.index(positive)]]),
+        )
+    figs["confusion"] = figures.confusion_grid(confusions, classes)
+    figs["roc"] = figures.roc_plot(curves, positive)
+    if r.get("gan_run"):
+        figs["gan_curves"] = figures.gan_curves(_resolve(exp_dir, r["gan_run"]) / "stats.jsonl")
+    figs["samples"] = _samples(exp_dir, r, classes)
+    table = []
+    for s in strategies:
+        row = {"strategy": s, "cells": []}
+        for k in TABLE_KEYS:
+            if k in summary[s]:
+                m = summary[s][k]
+                row["cells"].append(
+                    {"key": k, "mean": m["mean"], "lo": m["ci_low"], "hi": m["ci_high"]}
+                )
+        table.append(row)
+    paired_rows = []
+    for s, d in r["paired"].items():
+        paired_rows.append(
+            {"strategy": s, "cells": [{"key": k, **d[k]} for k in paired_keys if k in d]}
+        )
+    return {
+        "table": table,
+        "table_keys": [k for k in TABLE_KEYS if k in summary[strategies[0]]],
+        "paired_rows": paired_rows,
+        "paired_keys": paired_keys,
+    }
+
+
+def _resolve(exp_dir: Path, p: str) -> Path:
+    path = Path(p)
+    return path if path.is_absolute() else exp_dir / path
+
+
+def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -> bytes | None:
+    syn_dir = _resolve(exp_dir, r["synthetic"]["dir"])
+    manifest = syn_dir / "manifest.csv"
+    if not manifest.is_file():
+        return None
+    import csv
+
+    with open(manifest, newline="") as f:
+        syn_rows = list(csv.DictReader(f))
+    try:
+        ds = load_dataset(Path(r["dataset"]["path"]), check_files=False)
+    except LesionganError:
+        return None
+    real = {
+        c: [ds.image_path(x) for x in ds.split_rows("train") if x.label == c][:n] for c in classes
+    }
+    syn = {c: [syn_dir / x["path"] for x in syn_rows if x["label"] == c][:n] for c in classes}
+    return figures.sample_grid(real, syn)
+
+
+def _scarcity(r: dict[str, Any], figs: dict[str, bytes | None]) -> dict[str, Any]:
+    keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in r["classes"] if c == "melanoma"]
+    figs["scarcity"] = figures.scarcity_plot(r["curve"], keys)
+    return {"curve_keys": keys}
+
+
+def _audit(exp_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for kind, keys in AUDIT_KEYS.items():
+        path = exp_dir / "audit" / kind / "metrics.json"
+        if not path.is_file():
+            continue
+        m = json.loads(path.read_text())
+        pngs = sorted((exp_dir / "audit" / kind).glob("*.png"))[:6]
+        out.append(
+            {
+                "kind": kind,
+                "rows": [(k, m[k]) for k in keys if k in m],
+                "images": [(p.name, _uri(p.read_bytes())) for p in pngs],
+            }
+        )
+    return out
+
+
+def _turing(exp_dir: Path) -> dict[str, Any] | None:
+    path = exp_dir / "turing" / "results.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    scalars = [
+        (k, v)
+        for k, v in data.items()
+        if isinstance(v, (int, float, str)) and not isinstance(v, bool)
+    ]
+    pngs = sorted((exp_dir / "turing").glob("*.png"))[:4]
+    return {"rows": scalars[:20], "images": [(p.name, _uri(p.read_bytes())) for p in pngs]}

@@ -1,0 +1,162 @@
+"""``lesiongan experiment scarcity``: how the classifier scales with the number of real labels.
+
+For each fraction of the training split (stratified, seeded and nested: the 10 % subset lies
+inside the 25 % one, and so on) a sub-dataset is written (``data/frac-<f>/``: a manifest with
+only that fraction's training rows plus the full test split; images are shared through a link,
+not copied). Everything downstream sees only the sub-dataset, so the GAN of a fraction is
+trained on that fraction's labelled images alone: no peeking at labels the fraction does not
+have. Then classifiers with and without synthetic images (``strategies``) run over the seeds.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesiongan.classify.samplers import USES_SYNTHETIC
+from lesiongan.data.manifest import build_dataset_info, load_dataset, save_dataset
+from lesiongan.experiments.aggregate import summarize, summary_keys
+from lesiongan.experiments.cells import run_cells
+from lesiongan.experiments.config import ScarcityConfig, expand_strategy
+from lesiongan.experiments.imbalance import (
+    CellFn,
+    _rel,
+    build_cells,
+    open_experiment,
+    prepare_synthetic,
+)
+from lesiongan.workflows.stages import StageFn, no_progress
+
+
+def nested_fractions(
+    labels: list[str], fractions: list[float], seed: int
+) -> dict[float, np.ndarray]:
+    """Index sets per fraction, stratified by label and nested (smaller inside larger).
+
+    Each class's items are put in one seeded random order; a fraction takes the first
+    ``max(1, round(f * n_c))`` of them, so every class keeps at least one labelled image.
+    """
+    rng = np.random.default_rng(seed)
+    order: dict[str, np.ndarray] = {}
+    for c in sorted(set(labels)):
+        idx = np.flatnonzero(np.asarray(labels) == c)
+        order[c] = idx[rng.permutation(idx.size)]
+    out = {}
+    for f in sorted(fractions):
+        take = [o[: max(1, int(np.floor(f * o.size + 0.5)))] for o in order.values()]
+        out[f] = np.sort(np.concatenate(take))
+    return out
+
+
+def write_fraction_dataset(
+    parent: Path, out: Path, keep_train: np.ndarray, fraction: float
+) -> Path:
+    """A prepared dataset holding ``keep_train`` of the parent's train rows and all test rows."""
+    ds = load_dataset(parent)
+    train = ds.split_rows("train")
+    rows = [train[i] for i in keep_train] + ds.split_rows("test")
+    if out.exists():
+        return out  # written earlier by this experiment (its config is unchanged)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.mkdir(parents=True)
+    for top in {Path(r.path).parts[0] for r in rows}:
+        os.symlink((parent / top).resolve(), tmp / top, target_is_directory=True)
+    info = build_dataset_info(
+        rows,
+        ds.classes,
+        int(ds.info.get("image_size") or 0),
+        int(ds.info.get("seed") or 0),
+        parent=str(parent.resolve()),
+        fraction=fraction,
+    )
+    save_dataset(tmp, rows, info)
+    tmp.rename(out)
+    return out
+
+
+def run_scarcity(
+    cfg: ScarcityConfig,
+    out: Path,
+    force: bool = False,
+    stage: StageFn = no_progress,
+    on_cell: CellFn | None = None,
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    out, dataset = Path(out), Path(cfg.dataset)
+    ds = load_dataset(dataset)
+    open_experiment(out, cfg, [dataset], "scarcity", force)
+    classes = list(ds.classes)
+    train = ds.split_rows("train")
+    subsets = nested_fractions([r.label for r in train], cfg.fractions, cfg.seeds[0])
+    curve, runs = [], {}
+    for f, keep in subsets.items():
+        tag = f"frac-{f:g}"
+        sub = write_fraction_dataset(dataset, out / "data" / tag, keep, f)
+        parts = {p for x in cfg.strategies for p in expand_strategy(x).split("+")}
+        uses_syn = bool(parts & set(USES_SYNTHETIC))
+        synthetic = None
+        if uses_syn:
+            synthetic, _, _ = prepare_synthetic(sub, out / tag, cfg, force, stage)
+        cells = build_cells(cfg, sub, out / tag / "runs", synthetic)
+        metrics = run_cells(cells, cfg.workers, force, on_cell)
+        by_strategy: dict[str, dict[int, Any]] = {}
+        for c in cells:
+            by_strategy.setdefault(c.key.split("/")[0], {})[c.config.seed] = metrics[c.key]
+            runs[f"{tag}/{c.key}"] = {"dir": _rel(c.out, out), "metrics": metrics[c.key]}
+        for strategy, keys in summarize(by_strategy, classes).items():
+            curve.append({"fraction": f, "n_train": int(keep.size), "strategy": strategy, **keys})
+    results = {
+        "experiment": "scarcity",
+        "classes": classes,
+        "dataset": {
+            "path": str(dataset.resolve()),
+            "counts": ds.info["counts"],
+            "image_size": ds.info.get("image_size"),
+        },
+        "fractions": cfg.fractions,
+        "strategies": cfg.strategies,
+        "seeds": cfg.seeds,
+        "curve": curve,
+        "runs": runs,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    _write(out, results, classes)
+    from lesiongan.experiments.report import build_report
+
+    build_report(out)
+    return results
+
+
+def _write(out: Path, results: dict[str, Any], classes: list[str]) -> None:
+    import csv
+    import io
+    import json
+
+    from lesiongan.utils.outdir import write_text_atomic
+
+    write_text_atomic(out / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        ["fraction", "n_train", "strategy", "metric", "mean", "ci_low", "ci_high", "n_seeds"]
+    )
+    for p in results["curve"]:
+        for k in summary_keys(classes):
+            s = p[k]
+            w.writerow(
+                [
+                    p["fraction"],
+                    p["n_train"],
+                    p["strategy"],
+                    k,
+                    s["mean"],
+                    s["ci_low"],
+                    s["ci_high"],
+                    s["n"],
+                ]
+            )
+    write_text_atomic(out / "results.csv", buf.getvalue())
