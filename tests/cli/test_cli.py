@@ -33,7 +33,7 @@ def test_every_command_has_help(cli, cmd: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("group", "issue"), [("classify", 4), ("eval", 6), ("experiment", 5), ("turing", 7)]
+    ("group", "issue"), [("classify", 4), ("eval", 6), ("experiment", 5)]
 )
 def test_groups_not_landed_say_so(cli, group: str, issue: int) -> None:
     code, _, err = cli(group)

@@ -36,12 +36,6 @@ GROUPS = (
         5,
         ("imbalance", "scarcity"),
     ),
-    PendingGroup(
-        "turing",
-        "Visual Turing test: a web app in which clinicians judge real vs synthetic.",
-        7,
-        ("create", "serve", "results"),
-    ),
 )
 
 
