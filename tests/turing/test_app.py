@@ -55,11 +55,14 @@ def test_each_rater_has_an_own_order(study) -> None:
     db_path, info, _ = study
     conn = db.open_study(db_path)
     orders = [
-        [r[0] for r in conn.execute(
-            "SELECT item_id FROM assignments WHERE rater_id = ? ORDER BY position", (r.id,)
-        )]
+        [
+            r[0]
+            for r in conn.execute(
+                "SELECT item_id FROM assignments WHERE rater_id = ? ORDER BY position", (r.id,)
+            )
+        ]
         for r in info.raters
-    ]  # fmt: skip
+    ]
     assert sorted(orders[0]) == sorted(orders[1]) and orders[0] != orders[1]
 
 
@@ -80,8 +83,12 @@ def test_answer_is_recorded_once_and_cannot_be_changed(study) -> None:
 def test_invalid_answers_are_refused_and_nothing_is_stored(study) -> None:
     db_path, info, client = study
     token = info.raters[0].token
-    for bad in ({"answer": "maybe"}, {"confidence": "6"}, {"confidence": ""},
-                {"diagnosis": "wart"}):  # fmt: skip
+    for bad in (
+        {"answer": "maybe"},
+        {"confidence": "6"},
+        {"confidence": ""},
+        {"diagnosis": "wart"},
+    ):
         page = client.get(f"/r/{token}")
         item, csrf = form_fields(page.text)
         data = {"item": item, "answer": "real", "confidence": "3", "csrf": csrf, **bad}
@@ -93,8 +100,8 @@ def test_invalid_answers_are_refused_and_nothing_is_stored(study) -> None:
 
 
 def test_unknown_tokens_and_ids_are_404(study) -> None:
-    db_path, info, client = study
-    alice, bob = info.raters
+    _db_path, info, client = study
+    alice, _bob = info.raters
     item, _ = form_fields(client.get(f"/r/{alice.token}").text)
     assert client.get("/r/not-a-token").status_code == 404
     assert client.get(f"/r/{alice.token}x").status_code == 404
@@ -103,7 +110,13 @@ def test_unknown_tokens_and_ids_are_404(study) -> None:
     assert client.get(f"/admin/{alice.token}").status_code == 404  # a rater is not admin
     assert client.get("/admin/wrong").status_code == 404
     assert client.get(f"/admin/{info.admin_token}").status_code == 200
-    for evil in ("..%2F..%2Fetc%2Fpasswd", "%2e%2e", "%2E%2E%2Fdb.py", "x' OR '1'='1", "1;DROP TABLE items"):
+    for evil in (
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2e%2e",
+        "%2E%2E%2Fdb.py",
+        "x' OR '1'='1",
+        "1;DROP TABLE items",
+    ):
         resp = client.get(f"/r/{alice.token}/image/{evil}")
         assert resp.status_code == 404 and b"root:" not in resp.content
     assert client.get("/static/../db.py").status_code == 404
@@ -185,7 +198,7 @@ def test_admin_sees_progress_and_invites_raters(study) -> None:
     assert resp.status_code == 303
     assert client.post(url, data={"name": "carol", "csrf": csrf}).status_code == 400
     conn = db.open_study(db_path)
-    carol = [r for r in db.raters(conn) if r.name == "carol"][0]
+    carol = next(r for r in db.raters(conn) if r.name == "carol")
     assert "Image 1 of 12" in client.get(f"/r/{carol.token}").text
 
 
