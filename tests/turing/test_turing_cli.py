@@ -1,4 +1,4 @@
-"""``lesiongan turing create|invite|results`` from the command line (serve: test_server.py)."""
+"""``lesiongan turing create|invite|results`` from the command line (serve: test_turing_server.py)."""
 
 from __future__ import annotations
 
