@@ -178,7 +178,7 @@ def test_headers_forbid_framing_sniffing_and_referrers(study) -> None:
     _, info, client = study
     resp = client.get(f"/r/{info.raters[0].token}")
     assert resp.headers["x-frame-options"] == "DENY"
-    assert resp.headers["referrer-policy"] == "no-referrer"
+    assert resp.headers["referrer-policy"] == "same-origin"
     assert "frame-ancestors 'none'" in resp.headers["content-security-policy"]
     cookie = resp.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
@@ -211,3 +211,20 @@ def test_build_app_refuses_what_is_not_a_study(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / "other.sqlite").execute("CREATE TABLE meta (key, value)")
     with pytest.raises(db.DataError, match="not a lesiongan Turing study"):
         build_app(tmp_path / "other.sqlite")
+
+
+def test_admin_results_page_and_plots(study) -> None:
+    _, info, client = study
+    url = f"/admin/{info.admin_token}/results"
+    assert "No answers yet" in client.get(url).text
+    assert client.get(f"/admin/{info.admin_token}/plots/fool_rate.png").status_code == 404
+    token = info.raters[0].token
+    for _ in range(4):
+        _submit(client, token, answer="real")
+    page = client.get(url)
+    assert "4 answers from 1 rater on" in page.text and 'id="per-rater"' in page.text
+    plot = client.get(f"/admin/{info.admin_token}/plots/accuracy_per_rater.png")
+    assert plot.status_code == 200 and plot.content[:4] == b"\x89PNG"
+    assert client.get(f"/admin/{info.admin_token}/plots/x.png").status_code == 404
+    assert client.get(f"/admin/{token}/results").status_code == 404
+    assert client.get(f"/admin/{token}/plots/fool_rate.png").status_code == 404

@@ -1,4 +1,4 @@
-"""``lesiongan turing create|invite|results`` from the command line (serve: test_turing_server.py)."""
+"""``lesiongan turing create|invite|results`` on the command line (serve: test_turing_server)."""
 
 from __future__ import annotations
 

@@ -166,3 +166,10 @@ def test_results_never_replace_the_directory_holding_the_study(tmp_path: Path) -
     with pytest.raises(LesionganError, match="overlaps the input"):
         run_results(db_path, db_path.parent, force=True)
     assert db_path.is_file()
+
+
+def test_app_plot_names_match_the_plots() -> None:
+    from lesiongan.turing.app import PLOT_NAMES
+    from lesiongan.turing.plots import PLOTS
+
+    assert tuple(PLOTS) == PLOT_NAMES

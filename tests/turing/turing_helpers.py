@@ -13,28 +13,40 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from lesiongan.data.manifest import ManifestRow, build_dataset_info, save_dataset
+from lesiongan.data.procedural import render_lesion
 
 CLASSES = ("melanoma", "seborrheic_keratosis", "nevus")
 
 
-def _real_image(seed: int, size: int) -> Image.Image:
-    """High-entropy texture: compresses badly (large PNG/JPEG files)."""
+def _real_image(seed: int, size: int, label: str, lesions: bool) -> Image.Image:
+    """High-entropy texture (compresses badly), or a procedural lesion."""
     rng = np.random.default_rng(seed)
+    if lesions:
+        return Image.fromarray(render_lesion(label, rng, size, size)[0])
     return Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
 
 
-def _synthetic_image(seed: int, size: int) -> Image.Image:
-    """Smooth gradient: compresses very well, so raw file sizes would give it away."""
+def _synthetic_image(seed: int, size: int, label: str, lesions: bool) -> Image.Image:
+    """Smooth gradient (compresses very well, so raw file sizes would give it away), or a
+    softened procedural lesion standing in for a GAN sample."""
+    if lesions:
+        img = render_lesion(label, np.random.default_rng(10_000 + seed), size, size)[0]
+        return Image.fromarray(img).filter(ImageFilter.GaussianBlur(0.7))
     yy, xx = np.mgrid[0:size, 0:size]
     base = np.stack([xx * 3 + seed, yy * 2 + seed, (xx + yy) + 2 * seed], axis=-1) % 256
     return Image.fromarray(base.astype(np.uint8))
 
 
 def make_dataset(
-    root: Path, n_test: int = 6, n_train: int = 4, size: int = 16, classes=CLASSES
+    root: Path,
+    n_test: int = 6,
+    n_train: int = 4,
+    size: int = 16,
+    classes=CLASSES,
+    lesions: bool = False,
 ) -> Path:
     """A prepared dataset directory: ``n_test`` + ``n_train`` PNGs per class."""
     rows = []
@@ -45,7 +57,7 @@ def make_dataset(
                 image_id = f"IMG_{k:04d}"
                 rel = f"images/{label}/{image_id}.png"
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                _real_image(k, size).save(root / rel)
+                _real_image(k, size, label, lesions).save(root / rel)
                 sha = hashlib.sha256(f"source-{k}".encode()).hexdigest()
                 rows.append(
                     ManifestRow(image_id, label, split, rel, f"src/{image_id}.jpg", sha, size, size)
@@ -56,7 +68,12 @@ def make_dataset(
 
 
 def make_synthetic(
-    root: Path, dataset: Path, n: int = 6, size: int = 24, labels=("melanoma", "nevus")
+    root: Path,
+    dataset: Path,
+    n: int = 6,
+    size: int = 24,
+    labels=("melanoma", "nevus"),
+    lesions: bool = False,
 ) -> Path:
     """A synthetic directory: JPEGs with EXIF and a comment, at another size than the reals."""
     from lesiongan.data.manifest import load_dataset
@@ -69,7 +86,7 @@ def make_synthetic(
     for label in labels:
         for _ in range(n):
             rel = f"images/syn_{i:04d}.jpg"
-            _synthetic_image(i, size).save(
+            _synthetic_image(i, size, label, lesions).save(
                 root / rel, format="JPEG", quality=95, exif=exif, comment=b"synthetic"
             )
             lines.append(f"syn_{i:04d},{label},{rel},{i},{'ab' * 32},{0.1 * i:.2f}")

@@ -6,7 +6,8 @@ Routes (every one needs a secret token; an unknown token is a plain 404):
   (a second submission of the same image, e.g. a double click, changes nothing), then 303 back.
 - ``GET  /r/{token}/image/{public_id}``: the image bytes, only for the rater's own items.
 - ``GET  /r/{token}/pause``: "your answers are saved, come back with your link".
-- ``GET  /admin/{admin_token}``: progress per rater and their links; ``POST .../raters`` invites.
+- ``GET  /admin/{admin_token}``: progress per rater and their links; ``POST .../raters`` invites;
+  ``GET .../results`` the statistics so far (the same as ``turing results``) with plots.
 
 Forms carry a token signed with the study's secret over a per-browser cookie (SameSite=Strict,
 HttpOnly) and the rater's token; cross-site requests (``Origin`` not this host,
@@ -40,7 +41,7 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # tokens never leave in a Referer; Origin still sent
     "Content-Security-Policy": (
         "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -216,6 +217,25 @@ def build_app(db_path: Path) -> FastAPI:
         }
         return page(request, "admin.html", context, status)
 
+    @app.get("/admin/{token}/results", response_class=HTMLResponse)
+    def admin_results(
+        request: Request, token: str, c: sqlite3.Connection = Depends(get_conn)
+    ) -> Response:
+        check_admin(token)
+        res = _results(c)
+        context = {"res": res, "admin_token": admin_token, "plots": list(PLOT_NAMES)}
+        return page(request, "results.html", context)
+
+    @app.get("/admin/{token}/plots/{name}.png")
+    def admin_plot(token: str, name: str, c: sqlite3.Connection = Depends(get_conn)) -> Response:
+        check_admin(token)
+        res = _results(c) if name in PLOT_NAMES else None
+        if res is None:
+            raise NotFound()
+        from lesiongan.turing.plots import plot_png  # matplotlib: only when asked for
+
+        return Response(plot_png(res, name), media_type="image/png")
+
     @app.post("/admin/{token}/raters")
     def invite(
         request: Request,
@@ -239,6 +259,16 @@ def build_app(db_path: Path) -> FastAPI:
 
 
 _PRIVATE_META = {"admin_token", "form_secret"}
+PLOT_NAMES = ("accuracy_per_rater", "accuracy_by_confidence", "fool_rate")  # = plots.PLOTS
+
+
+def _results(c: sqlite3.Connection) -> dict[str, Any] | None:
+    from lesiongan.turing.results import compute_results  # scipy: only for the admin's page
+
+    answers = db.load_answers(c)
+    if not answers:
+        return None
+    return compute_results(answers, db.load_items(c), [r.name for r in db.raters(c)])
 
 
 def _validate(answer: str, confidence: str, diagnosis: str, diagnoses: list[str]) -> str:

@@ -1,31 +1,23 @@
-"""Plots of a Turing test's results (matplotlib, Agg backend, written as PNG)."""
+"""Plots of a Turing test's results (matplotlib's object API: safe in a server's threads)."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 _PNG_META = {"Software": None}  # no matplotlib version in the file: same input, same bytes
 
 
-def save_plots(out: Path, res: dict[str, Any]) -> list[Path]:
-    """accuracy_per_rater.png, accuracy_by_confidence.png, fool_rate.png; returns the paths."""
-    return [
-        _accuracy_per_rater(out / "accuracy_per_rater.png", res["raters"], res["pooled"]),
-        _by_confidence(out / "accuracy_by_confidence.png", res["by_confidence"]),
-        _fool_rate(out / "fool_rate.png", res["per_image"]),
-    ]
-
-
-def _accuracy_per_rater(path: Path, raters: list[dict], pooled: dict) -> Path:
-    rows = [r for r in raters if r["n_answers"]] + [{**pooled, "rater": "all raters"}]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.0 + 0.9 * len(rows)), 3.6), dpi=100)
-    xs = range(len(rows))
+def _accuracy_per_rater(res: dict[str, Any]) -> Figure:
+    rows = [r for r in res["raters"] if r["n_answers"]] + [{**res["pooled"], "rater": "all raters"}]
+    fig = Figure(figsize=(max(4.0, 1.0 + 0.9 * len(rows)), 3.6), dpi=100)
+    ax = fig.subplots()
+    xs = list(range(len(rows)))
     acc = [r["accuracy"] for r in rows]
     err = [
         [a - r["accuracy_ci_low"] for a, r in zip(acc, rows)],
@@ -36,16 +28,18 @@ def _accuracy_per_rater(path: Path, raters: list[dict], pooled: dict) -> Path:
     ax.axhline(0.5, color="#a4262c", ls="--", lw=1, label="chance")
     for x, r in zip(xs, rows):
         ax.text(x, 0.02, f"p={r['binomial_p']:.2g}", ha="center", color="white", fontsize=8)
-    ax.set_xticks(list(xs), [r["rater"] for r in rows], rotation=20, ha="right")
+    ax.set_xticks(xs, [r["rater"] for r in rows], rotation=20, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (95 % CI)")
     ax.set_title("Real vs synthetic: accuracy per rater")
     ax.legend(loc="upper right", fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def _by_confidence(path: Path, rows: list[dict]) -> Path:
-    fig, ax = plt.subplots(figsize=(4.5, 3.4), dpi=100)
+def _accuracy_by_confidence(res: dict[str, Any]) -> Figure:
+    rows = res["by_confidence"]
+    fig = Figure(figsize=(4.5, 3.6), dpi=100)
+    ax = fig.subplots()
     ks = [r["confidence"] for r in rows]
     acc = [r["accuracy"] if r["accuracy"] is not None else 0.0 for r in rows]
     bars = ax.bar(ks, acc, color="#2f6f9f")
@@ -59,24 +53,49 @@ def _by_confidence(path: Path, rows: list[dict]) -> Path:
     ax.set_xlabel("confidence (1 = guessing, 5 = certain)")
     ax.set_ylabel("accuracy")
     ax.set_title("Accuracy by confidence")
-    return _save(fig, path)
+    return fig
 
 
-def _fool_rate(path: Path, per_image: list[dict]) -> Path:
-    fig, ax = plt.subplots(figsize=(4.8, 3.4), dpi=100)
+def _fool_rate(res: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(4.8, 3.6), dpi=100)
+    ax = fig.subplots()
     bins = [i / 10 for i in range(11)]
-    for source, color in (("synthetic", "#c46a1b"), ("real", "#2f6f9f")):
-        rates = [r["fool_rate"] for r in per_image if r["source"] == source and r["n_ratings"]]
-        ax.hist(rates, bins=bins, alpha=0.6, color=color, label=f"{source} (n={len(rates)})")
+    sources = ("synthetic", "real")
+    rates = [
+        [r["fool_rate"] for r in res["per_image"] if r["source"] == s and r["n_ratings"]]
+        for s in sources
+    ]
+    labels = [f"{s} (n={len(v)})" for s, v in zip(sources, rates)]
+    ax.hist(rates, bins=bins, color=["#c46a1b", "#2f6f9f"], label=labels)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("share of raters who were wrong")
     ax.set_ylabel("images")
     ax.set_title("Fool rate per image")
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def _save(fig, path: Path) -> Path:
+PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
+    "accuracy_per_rater": _accuracy_per_rater,
+    "accuracy_by_confidence": _accuracy_by_confidence,
+    "fool_rate": _fool_rate,
+}
+
+
+def plot_png(res: dict[str, Any], name: str) -> bytes:
+    """One plot (a key of PLOTS) of ``compute_results`` output, as PNG bytes."""
+    fig = PLOTS[name](res)
     fig.tight_layout()
-    fig.savefig(path, format="png", metadata=_PNG_META)
-    plt.close(fig)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata=_PNG_META)
+    return buf.getvalue()
+
+
+def save_plots(out: Path, res: dict[str, Any]) -> list[Path]:
+    """Write every plot as ``<name>.png`` into ``out``; returns the paths."""
+    paths = []
+    for name in PLOTS:
+        path = Path(out) / f"{name}.png"
+        path.write_bytes(plot_png(res, name))
+        paths.append(path)
+    return paths
