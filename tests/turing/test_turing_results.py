@@ -51,6 +51,8 @@ def test_fleiss_kappa_edge_cases() -> None:
     # items with a single rating are left out, the rest is Fleiss as usual
     with_single = np.array([*FLEISS_TABLE, [1, 0, 0, 0, 0]])
     assert compute_fleiss_kappa(with_single) == pytest.approx(0.20993, abs=1e-5)
+    # unequal numbers of ratings (by hand): P_i = 1, 0, 1; p = (6/7, 1/7); kappa = -13/36
+    assert compute_fleiss_kappa(np.array([[2, 0], [1, 1], [3, 0]])) == pytest.approx(-13 / 36)
 
 
 def _answer(rater, pid, source, answer, conf=3, label="melanoma", diagnosis=None):

@@ -55,7 +55,11 @@ class NotFound(StarletteHTTPException):
 
 
 def build_app(db_path: Path) -> FastAPI:
-    """The app for one study database (opened once here to check that it is a study)."""
+    """The app for one study database (opened once here to check that it is a study).
+
+    Long on purpose: the routes are closures over this study's secret, admin token and
+    templates, which is FastAPI's plain app-factory pattern; each route stays a few lines.
+    """
     db_path = Path(db_path)
     conn = db.open_study(db_path)
     meta = db.get_meta(conn)

@@ -4,9 +4,10 @@
 specificity the share of real images called real, accuracy the share of correct answers.
 Chance is 0.5 (the study is balanced), tested with an exact two-sided binomial test and given
 a Clopper-Pearson 95 % interval. Agreement between raters is Fleiss' kappa (Fleiss 1971,
-"Measuring nominal scale agreement among many raters"; items rated by fewer than two raters are
-left out, and items with unequal numbers of ratings use the per-item form of Fleiss, Levin & Paik
-2003, ch. 18, which reduces to Fleiss 1971 when every item has the same number of ratings).
+"Measuring nominal scale agreement among many raters") over real/synthetic answers. Items rated
+by fewer than two raters are left out; when items have unequal numbers of ratings (a rater who
+has not finished), each item's agreement uses its own number of ratings and the category shares
+are pooled over all ratings, which is exactly Fleiss 1971 when every item has the same number.
 The fool rate of an image is the share of its ratings that were wrong.
 
 ``results.json`` (flat; a statistic that is undefined, e.g. kappa with one rater, is null):
