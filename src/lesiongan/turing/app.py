@@ -106,7 +106,8 @@ def build_app(db_path: Path) -> FastAPI:
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise StarletteHTTPException(403, "Cross-site form submission refused.")
         session = request.cookies.get(SESSION_COOKIE, "")
-        if not session or not csrf or not hmac.compare_digest(csrf, csrf_for(session, scope)):
+        expected = csrf_for(session, scope).encode()
+        if not session or not csrf or not hmac.compare_digest(csrf.encode(), expected):
             raise StarletteHTTPException(
                 403, "This form has expired or did not come from this page. Reload and try again."
             )

@@ -200,7 +200,7 @@ def raters(conn: sqlite3.Connection) -> list[Rater]:
 
 def rater_by_token(conn: sqlite3.Connection, token: str) -> Rater | None:
     row = conn.execute("SELECT id, name, token FROM raters WHERE token = ?", (token,)).fetchone()
-    if row is None or not secrets.compare_digest(row["token"], token):
+    if row is None or not secrets.compare_digest(row["token"].encode(), token.encode()):
         return None
     return Rater(row["id"], row["name"], row["token"])
 
