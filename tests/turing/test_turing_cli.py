@@ -22,7 +22,7 @@ def test_every_turing_command_has_help(cli, cmd: str) -> None:
     code, out, _ = cli("turing", cmd, "--help")
     assert code == 0 and "Usage" in out
     if cmd == "serve":  # loopback unless told otherwise
-        assert "[default: 127.0.0.1]" in out.replace("\n", " ") or "127.0.0.1" in out
+        assert "default: 127.0.0.1" in out
 
 
 def test_create_prints_admin_and_rater_links(cli, inputs, tmp_path: Path) -> None:
