@@ -24,12 +24,6 @@ GROUPS = (
         6,
         ("realism", "memorization", "hair"),
     ),
-    PendingGroup(
-        "turing",
-        "Visual Turing test: a web app in which clinicians judge real vs synthetic.",
-        7,
-        ("create", "serve", "results"),
-    ),
 )
 
 
