@@ -9,6 +9,7 @@ import typer
 import lesiongan
 from lesiongan.cli import data as data_cmds
 from lesiongan.cli import demo as demo_cmds
+from lesiongan.cli import eval as eval_cmds
 from lesiongan.cli import gan as gan_cmds
 from lesiongan.cli import pending
 from lesiongan.cli.console import err, print_problems
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(data_cmds.app, name="data")
 app.add_typer(gan_cmds.app, name="gan")
+app.add_typer(eval_cmds.app, name="eval")
 for group in pending.GROUPS:
     app.add_typer(pending.build_group(group), name=group.name)
 app.command("demo")(demo_cmds.demo)

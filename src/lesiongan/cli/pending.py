@@ -25,12 +25,6 @@ GROUPS = (
         ("train",),
     ),
     PendingGroup(
-        "eval",
-        "Audit synthetic images: realism, memorization, hair.",
-        6,
-        ("realism", "memorization", "hair"),
-    ),
-    PendingGroup(
         "experiment",
         "Run the imbalance and scarcity experiments and build the report.",
         5,
