@@ -128,3 +128,20 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_synth(root / "src", SynthConfig(n=48, size=32, seed=0), workers=1)
     run_prepare(root / "src", root / "ds", PrepareConfig(size=16, test_fraction=0.25), workers=1)
     return root / "ds"
+
+
+@pytest.fixture(scope="session")
+def audit_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two procedural datasets at 32 px (seeds 0 and 1, 72 train / 48 test each): the second's
+    train images are "clean synthetic" stand-ins for audits of the first."""
+    from lesiongan.data.prepare import PrepareConfig, run_prepare
+    from lesiongan.data.synth import SynthConfig, run_synth
+
+    root = tmp_path_factory.mktemp("audit-data")
+    out = []
+    for seed in (0, 1):
+        run_synth(root / f"src{seed}", SynthConfig(n=120, size=32, seed=seed), workers=1)
+        cfg = PrepareConfig(size=32, test_fraction=0.4)
+        run_prepare(root / f"src{seed}", root / f"ds{seed}", cfg, workers=1)
+        out.append(root / f"ds{seed}")
+    return out[0], out[1]

@@ -33,9 +33,3 @@ class ProblemsFound(DataError):
     def __init__(self, summary: str, problems: Sequence[object]) -> None:
         super().__init__(summary)
         self.problems = list(problems)
-
-
-class NotAvailableYet(LesionganError):
-    """A command whose implementation has not landed yet."""
-
-    exit_code = 2

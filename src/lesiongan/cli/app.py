@@ -10,9 +10,9 @@ import lesiongan
 from lesiongan.cli import classify as classify_cmds
 from lesiongan.cli import data as data_cmds
 from lesiongan.cli import demo as demo_cmds
+from lesiongan.cli import eval as eval_cmds
 from lesiongan.cli import experiment as experiment_cmds
 from lesiongan.cli import gan as gan_cmds
-from lesiongan.cli import pending
 from lesiongan.cli import turing as turing_cmds
 from lesiongan.cli.console import err, print_problems
 from lesiongan.errors import LesionganError, ProblemsFound
@@ -37,8 +37,7 @@ app.add_typer(classify_cmds.app, name="classify")
 app.add_typer(experiment_cmds.app, name="experiment")
 app.command("report")(experiment_cmds.report)
 app.add_typer(turing_cmds.app, name="turing")
-for group in pending.GROUPS:
-    app.add_typer(pending.build_group(group), name=group.name)
+app.add_typer(eval_cmds.app, name="eval")
 app.command("demo")(demo_cmds.demo)
 
 

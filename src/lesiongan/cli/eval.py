@@ -1,0 +1,211 @@
+"""``lesiongan eval ...``: audit synthetic images for realism, memorization and hair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from lesiongan.cli.console import err, out, progress_bar
+from lesiongan.config import load_config
+
+app = typer.Typer(
+    help="Audit synthetic images against the real ones: realism, memorization, hair. Each "
+    "command writes metrics.json, PNG plots and grids, config.yaml and provenance.json.",
+    no_args_is_help=True,
+)
+
+DATASET = typer.Argument(..., metavar="DATASET", help="Prepared dataset ('data prepare').")
+SYNTHETIC = typer.Argument(..., metavar="SYNTHETIC", help="Synthetic images ('gan sample').")
+OUT = typer.Option(..., "--out", help="Output directory to create.")
+FORCE = typer.Option(False, "--force", help="Replace --out if it exists.")
+SEED = typer.Option(0, "--seed", help="Seed of every random choice (subsets, pairs, patches).")
+REAL_SPLIT = typer.Option("train", "--real-split", help="Real images to compare with.")
+REF_SPLIT = typer.Option(
+    "test", "--reference-split", help="Held-out real images (floor, memorization reference)."
+)
+MAX_IMAGES = typer.Option(
+    None, "--max-images", help="Use a random subset of at most N images per set."
+)
+DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N.")
+FEATURES = typer.Option(
+    "inception",
+    "--features",
+    help="inception (FID Inception-v3, comparable with published FIDs), domain (penultimate "
+    "layer of a lesiongan classifier, --classifier) or random (fixed random network: smoke "
+    "tests only).",
+)
+INCEPTION = typer.Option(
+    None,
+    "--inception-weights",
+    help="weights-inception-2015-12-05-6726825d.pth (default: $LESIONGAN_INCEPTION_WEIGHTS, "
+    "then $TORCH_HOME/hub/checkpoints/, where torch-fidelity and torchmetrics keep it).",
+)
+CLASSIFIER = typer.Option(None, "--classifier", help="A 'classify train' run (for domain).")
+CACHE = typer.Option(None, "--cache", help="Reuse features across runs from this directory.")
+BATCH = typer.Option(64, "--batch-size", help="Images per feature-extraction batch.")
+
+
+def _feature_options(**kw: object) -> dict:
+    opts = {k: v for k, v in kw.items() if v is not None}
+    for key in ("inception_weights", "classifier", "cache"):
+        if key in opts:
+            opts[key] = str(opts[key])
+    if opts.get("features") == "random":
+        err.print(
+            "warning: --features random is a fixed random network for smoke tests; its scores "
+            "are not comparable with anything published",
+            markup=False,
+        )
+    return opts
+
+
+@app.command()
+def realism(
+    dataset: Path = DATASET,
+    synthetic: Path = SYNTHETIC,
+    out_dir: Path = OUT,
+    features: str = FEATURES,
+    inception_weights: Path | None = INCEPTION,
+    classifier: Path | None = CLASSIFIER,
+    floor: str = typer.Option(
+        "auto", "--floor", help="Real-vs-real floor: test (test vs train), halves, auto."
+    ),
+    ms_ssim_pairs: int = typer.Option(500, "--ms-ssim-pairs", help="Pairs per class."),
+    kid_subsets: int = typer.Option(100, "--kid-subsets", help="Subsets for KID mean/std."),
+    real_split: str = REAL_SPLIT,
+    reference_split: str = REF_SPLIT,
+    max_images: int | None = MAX_IMAGES,
+    cache: Path | None = CACHE,
+    batch_size: int = BATCH,
+    device: str = DEVICE,
+    seed: int = SEED,
+    force: bool = FORCE,
+) -> None:
+    """How close are the synthetic images to the real ones? Per class and overall.
+
+    [bold]FID[/bold] (lower better; 0 = same feature statistics) and [bold]KID[/bold] mean/std
+    (lower better; unbiased, fine for small sets). [bold]precision[/bold] (share of synthetic
+    images that look real: fidelity) and [bold]recall[/bold] (share of the real variety the
+    generator covers), k=3; [bold]density[/bold] and [bold]coverage[/bold], k=5 (outlier-robust
+    versions); higher better. [bold]swd[/bold]: sliced Wasserstein distance of 7x7 Laplacian
+    pyramid patches (PGGAN; x1e3, lower better, no pretrained network). [bold]ms_ssim[/bold]:
+    similarity of random same-class synthetic pairs (lower = more diverse; far above the real
+    images' value = mode collapse). Every metric has a real-vs-real [bold]_floor[/bold] (test vs
+    train): scores near it are as good as the sample size can show.
+
+        lesiongan eval realism ds syn --out eval-realism
+    """
+    from lesiongan.evaluate.run import RealismConfig, run_realism
+
+    opts = _feature_options(
+        features=features, inception_weights=inception_weights, classifier=classifier,
+        cache=cache, floor=floor, ms_ssim_pairs=ms_ssim_pairs, kid_subsets=kid_subsets,
+        real_split=real_split, reference_split=reference_split, max_images=max_images,
+        batch_size=batch_size, device=device, seed=seed,
+    )  # fmt: skip
+    cfg = load_config(RealismConfig, defaults=opts)
+    with progress_bar("eval realism") as progress:
+        m = run_realism(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
+    keys = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "swd", "ms_ssim")
+    for k in keys:
+        out.print(f"{k:>10} {_fmt(m.get(k))}  (floor {_fmt(m.get(f'{k}_floor'))})")
+    out.print(f"features: {m['features_id']}; wrote {out_dir}/metrics.json")
+
+
+@app.command()
+def memorization(
+    dataset: Path = DATASET,
+    synthetic: Path = SYNTHETIC,
+    out_dir: Path = OUT,
+    features: str = FEATURES,
+    inception_weights: Path | None = INCEPTION,
+    classifier: Path | None = CLASSIFIER,
+    flips: bool = typer.Option(True, "--flips/--no-flips", help="Count flipped copies too."),
+    neighbors: int = typer.Option(4, "--neighbors", help="Training neighbours per grid row."),
+    ct_cells: int | None = typer.Option(None, "--ct-cells", help="k-means cells of C_T."),
+    dup_ratio: float = typer.Option(
+        0.3, "--dup-ratio", help="Near-duplicate: pixel distance below this x median test one."
+    ),
+    dup_ssim: float = typer.Option(0.95, "--dup-ssim", help="Near-duplicate: SSIM at least."),
+    real_split: str = REAL_SPLIT,
+    reference_split: str = REF_SPLIT,
+    max_images: int | None = MAX_IMAGES,
+    cache: Path | None = CACHE,
+    batch_size: int = BATCH,
+    device: str = DEVICE,
+    seed: int = SEED,
+    force: bool = FORCE,
+) -> None:
+    """Does the generator copy its training images?
+
+    For every synthetic image (and every real test image, the reference) its nearest training
+    images in pixel space, by SSIM and in feature space (nearest_neighbors.csv, grids of the
+    closest and of random ones). [bold]nn_distance_ratio[/bold]: median synthetic-to-train over
+    median test-to-train distance (about 1 is healthy; well below 1 = copying).
+    [bold]ct_statistic[/bold]: Meehan et al.'s C_T z-score (below -3 = data copying, above +3 =
+    underfitting). [bold]authenticity[/bold] (Alaa et al.): share of synthetic images farther
+    from their nearest training image than it is from its own neighbour (compare with
+    authenticity_floor of the test images; lower = copying). [bold]n_near_duplicates[/bold]:
+    images closer than --dup-ratio x the median test distance or with SSIM >= --dup-ssim
+    (near_duplicates.csv).
+
+        lesiongan eval memorization ds syn --out eval-memo
+    """
+    from lesiongan.evaluate.run import MemorizationConfig, run_memorization
+
+    opts = _feature_options(
+        features=features, inception_weights=inception_weights, classifier=classifier,
+        cache=cache, flips=flips, neighbors=neighbors, ct_cells=ct_cells, dup_ratio=dup_ratio,
+        dup_ssim=dup_ssim, real_split=real_split, reference_split=reference_split,
+        max_images=max_images, batch_size=batch_size, device=device, seed=seed,
+    )  # fmt: skip
+    cfg = load_config(MemorizationConfig, defaults=opts)
+    with progress_bar("eval memorization") as progress:
+        m = run_memorization(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
+    out.print(
+        f"C_T {_fmt(m['ct_statistic'])} (p {_fmt(m['ct_p_value'])}), authenticity "
+        f"{_fmt(m['authenticity'])} (test {_fmt(m['authenticity_floor'])}), nn_distance_ratio "
+        f"{_fmt(m['nn_distance_ratio'])}, near-duplicates {m['n_near_duplicates']}"
+    )
+    out.print(f"features: {m['features_id']}; wrote {out_dir}/metrics.json")
+
+
+@app.command()
+def hair(
+    dataset: Path = DATASET,
+    synthetic: Path = SYNTHETIC,
+    out_dir: Path = OUT,
+    threshold: float = typer.Option(0.10, "--threshold", help="Black-hat threshold (0-1 grey)."),
+    real_split: str = REAL_SPLIT,
+    reference_split: str = REF_SPLIT,
+    max_images: int | None = MAX_IMAGES,
+    seed: int = SEED,
+    force: bool = FORCE,
+) -> None:
+    """Are hairs reproduced? DullRazor-style hair masks, real vs synthetic.
+
+    Per image: hair pixel fraction, number of thin elongated components, total hair length
+    (hair_stats.csv; grids of images with their masks in red). Per class and overall:
+    [bold]hair_fraction_real_mean[/bold] vs [bold]hair_fraction_synthetic_mean[/bold], and the
+    Wasserstein distance between their distributions [bold]hair_fraction_wasserstein[/bold]
+    (lower better; compare with _floor, real train vs test).
+
+        lesiongan eval hair ds syn --out eval-hair
+    """
+    from lesiongan.evaluate.run import HairConfig, run_hair
+
+    opts = {"threshold": threshold, "real_split": real_split, "reference_split": reference_split,
+            "max_images": max_images, "seed": seed}  # fmt: skip
+    cfg = load_config(HairConfig, defaults={k: v for k, v in opts.items() if v is not None})
+    with progress_bar("eval hair") as progress:
+        m = run_hair(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
+    out.print(
+        f"hair fraction real {_fmt(m['hair_fraction_real_mean'])}, synthetic "
+        f"{_fmt(m['hair_fraction_synthetic_mean'])}, Wasserstein "
+        f"{_fmt(m['hair_fraction_wasserstein'])}; wrote {out_dir}/metrics.json"
+    )
+
+
+def _fmt(v: object) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and v != v) else f"{v:.4g}"

@@ -1,0 +1,1 @@
+"""Audits of synthetic images: realism, memorization and hair (``lesiongan eval ...``)."""

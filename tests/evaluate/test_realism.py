@@ -1,0 +1,141 @@
+"""Realism metrics: pinned values, monotonic in a degradation, and the command's output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+sys.path.insert(0, str(Path(__file__).parent))
+import itertools
+
+from eval_helpers import clean_synthetic, dataset_images, write_synthetic
+
+from lesiongan.evaluate.diversity import compute_class_ms_ssim, ms_ssim_scales
+from lesiongan.evaluate.realism import compute_fid, compute_kid, compute_prdc
+from lesiongan.evaluate.run_realism import RealismConfig, run_realism
+from lesiongan.evaluate.swd import compute_swd, pyramid_levels
+
+FAST = {"features": "random", "kid_subsets": 10, "ms_ssim_pairs": 50, "max_images": 40}
+
+
+@pytest.mark.parametrize(("n", "m", "d"), [(40, 30, 64), (300, 200, 16)])
+def test_fid_matches_torch_fidelity(n: int, m: int, d: int) -> None:
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(n, d)), rng.normal(size=(m, d)) * 1.2 + 0.3
+    stats = [{"mu": x.mean(0), "sigma": np.cov(x, rowvar=False)} for x in (a, b)]
+    ref = fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+    assert compute_fid(a, b) == pytest.approx(ref, rel=1e-6)
+    assert compute_fid(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_identical_sets_are_perfect_and_prdc_matches_its_definition() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 8))
+    # The same sample on both sides: the unbiased estimator (Binkowski et al.) keeps the
+    # self-pairs in the cross term, so it gives exactly -2/m (mean k(x, x) - mean k(x, y)).
+    k = (x @ x.T / 8 + 1) ** 3
+    off = (k.sum() - np.trace(k)) / (60 * 59)
+    kid_mean, kid_std = compute_kid(x, x, subsets=5)
+    assert kid_mean == pytest.approx(-2 / 60 * (np.trace(k) / 60 - off), rel=1e-9)
+    assert kid_std < 1e-9
+    assert compute_kid(x, rng.normal(size=(60, 8)) + 0.5, subsets=5)[0] > 0.5
+    assert compute_prdc(x, x) == {"precision": 1.0, "recall": 1.0, "density": 1.0, "coverage": 1.0}
+    # far-away fakes: nothing inside the real manifold
+    far = compute_prdc(x, x + 100)
+    assert far["precision"] == 0 and far["recall"] == 0 and far["coverage"] == 0
+    assert np.isnan(compute_prdc(x[:4], x[:4])["precision"])  # too few for k = 3
+
+
+def test_prdc_matches_the_reference_package() -> None:
+    prdc = pytest.importorskip("prdc")
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(80, 6)), rng.normal(size=(50, 6)) * 1.3 + 0.2
+    mine = compute_prdc(real, fake)
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        pr = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=3)
+        dc = prdc.compute_prdc(real_features=real, fake_features=fake, nearest_k=5)
+    for key, ref in (("precision", pr), ("recall", pr), ("density", dc), ("coverage", dc)):
+        assert mine[key] == pytest.approx(float(ref[key]), abs=1e-12), key
+
+
+def test_fid_kid_grow_monotonically_with_a_shift(audit_data) -> None:
+    import torch
+
+    from lesiongan.evaluate.features import build_random, compute_features
+
+    _, _, px = dataset_images(audit_data[0], "train")
+    ex = build_random(torch.device("cpu"))
+    real = compute_features(ex, px)
+    fids, kids = [], []
+    for shift in (0, 8, 16, 32, 64):
+        moved = np.clip(px.astype(int) + shift, 0, 255).astype(np.uint8)
+        f = compute_features(ex, moved)
+        fids.append(compute_fid(real, f))
+        kids.append(compute_kid(real, f, subsets=5)[0])
+    assert fids[0] < 1e-6 and all(a < b for a, b in itertools.pairwise(fids))
+    assert all(a < b for a, b in itertools.pairwise(kids))
+
+
+def test_swd_is_near_zero_for_identical_sets_and_grows_with_blur(audit_data) -> None:
+    _, _, px = dataset_images(audit_data[0], "train")
+    assert pyramid_levels(32) == [32, 16] and pyramid_levels(256)[-1] == 16
+    swd = [compute_swd(px, px)["swd"]]
+    for sigma in (0.5, 1.0, 2.0):
+        blurred = ndimage.gaussian_filter(px.astype(np.float32), (0, sigma, sigma, 0))
+        swd.append(compute_swd(px, blurred.round().astype(np.uint8))["swd"])
+    assert swd[0] < 0.2 * swd[1]
+    assert all(a < b for a, b in itertools.pairwise(swd))
+    assert set(compute_swd(px, px)) == {"swd", "swd_level_32px", "swd_level_16px"}
+
+
+def test_ms_ssim_scales_and_mode_collapse() -> None:
+    assert [ms_ssim_scales(s) for s in (16, 32, 64, 128, 256)] == [1, 2, 3, 4, 5]
+    rng = np.random.default_rng(0)
+    diverse = rng.integers(0, 256, (20, 32, 32, 3), dtype=np.uint8)
+    base = ndimage.gaussian_filter(diverse[0].astype(float), (2, 2, 0))
+    collapsed = np.clip(base + rng.normal(0, 4, (20, 32, 32, 3)), 0, 255).astype(np.uint8)
+    low = compute_class_ms_ssim(diverse, 40, np.random.default_rng(1))
+    high = compute_class_ms_ssim(collapsed, 40, np.random.default_rng(1))
+    assert high > 0.5 > low
+
+
+def test_run_realism_writes_every_key_and_the_features(audit_data, tmp_path: Path) -> None:
+    ds, other = audit_data
+    syn = clean_synthetic(tmp_path / "syn", other)
+    m = run_realism(ds, syn, tmp_path / "out", RealismConfig(**FAST))
+    saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    classes = ["melanoma", "seborrheic_keratosis", "nevus"]
+    for key in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
+                "swd", "ms_ssim"):  # fmt: skip
+        assert isinstance(saved[key], float) and isinstance(saved[f"{key}_floor"], float)
+        for c in classes:
+            assert f"{key}_{c}" in saved and f"{key}_{c}_floor" in saved
+    assert saved["features"] == "random" and saved["floor_method"] == "test-vs-train"
+    files = saved["feature_files"]
+    real = np.load(tmp_path / "out" / files["real"])
+    fake = np.load(tmp_path / "out" / files["synthetic"])
+    assert real.shape == (saved["n_real"], 387) and fake.shape[0] == saved["n_synthetic"]
+    assert compute_fid(real, fake) == pytest.approx(saved["fid"], rel=1e-9)
+    for png in ("metrics_vs_floor.png", "feature_pca.png", "real_vs_synthetic.png"):
+        assert (tmp_path / "out" / png).stat().st_size > 1000
+    assert (tmp_path / "out" / "config.yaml").is_file()
+    assert (tmp_path / "out" / "provenance.json").is_file()
+    # same images as the real train split: FID 0, and better than the real-vs-real floor
+    _, labels, px = dataset_images(ds, "train")
+    same = write_synthetic(tmp_path / "same", labels, px)
+    m2 = run_realism(ds, same, tmp_path / "out2", RealismConfig(**FAST, floor="halves"))
+    assert m2["fid"] < 1e-6 and m2["precision"] == 1.0 and m2["floor_method"] == "train-halves"
+    assert m2["swd"] < 0.5 * m["swd"] and m2["fid_floor"] > 0
+    # deterministic: same command and seed, same numbers
+    run_realism(ds, syn, tmp_path / "out3", RealismConfig(**FAST))
+    assert (tmp_path / "out3" / "metrics.json").read_text() == json.dumps(saved, indent=2) + "\n"
