@@ -145,3 +145,24 @@ def audit_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         run_prepare(root / f"src{seed}", root / f"ds{seed}", cfg, workers=1)
         out.append(root / f"ds{seed}")
     return out[0], out[1]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright (``playwright install`` cannot download here)."""
+    if not CHROMIUM.is_file():
+        pytest.skip(
+            f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium)"
+        )
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

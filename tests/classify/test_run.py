@@ -92,6 +92,10 @@ def test_every_strategy_trains(
     res = run_classify(tiny_dataset, tmp_path / "run", cfg, synthetic)
     hist = [json.loads(line) for line in (res.run_dir / "history.jsonl").read_text().splitlines()]
     n_syn = [h["train_synthetic_images"] for h in hist]
+    # by default every strategy takes the same number of steps: one pass's worth of real images
+    n_real = sum(r["split"] == "train" for r in _csv(res.run_dir / "splits.csv"))
+    per_epoch = -(-n_real // 8) * 8 if strategy == "cased" else n_real - (n_real % 8 == 1)
+    assert [h["train_images"] for h in hist] == [per_epoch, per_epoch]
     if strategy in ("none", "oversample"):
         assert n_syn == [0, 0]
     elif strategy == "synthetic-only":

@@ -22,11 +22,22 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     assert {r["label"] for r in rows} == {"melanoma", "seborrheic_keratosis"}
     assert json.loads((out / "gan" / "status.json").read_text())["state"] == "done"
     assert train["nevus"] > train["melanoma"]
-    assert "issues #4-#6" in err
+    results = json.loads((out / "experiment" / "results.json").read_text())
+    assert set(results["summary"]) == {
+        "none",
+        "oversample",
+        "class-weight",
+        "synthetic-balance",
+        "cased",
+        "soft-label",
+    }
+    assert (out / "experiment" / "report.html").stat().st_size > 50_000
+    assert "report:" in stdout and "balanced accuracy" in stdout
 
-    code, stdout, _ = cli("demo", "--quick", "--out", out, "--workers", 1)
+    code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0
     assert stdout.count("reused the finished output") == 4
+    assert err.count(": reused") == 12  # every classifier run of the experiment
 
     # an interrupted GAN run (status not done) is resumed, then sampling is redone
     status = out / "gan" / "status.json"

@@ -17,27 +17,9 @@ from turing_helpers import live_server, make_dataset, make_synthetic
 from lesiongan.turing.results import run_results
 from lesiongan.turing.study import StudyConfig, run_create
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.skip(
-            f"{CHROMIUM} not found: install Debian's Chromium (apt-get install -y chromium)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _choice(k: int) -> tuple[str, str, str]:

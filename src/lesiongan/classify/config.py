@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from lesiongan.classify.models import MODELS
@@ -52,6 +54,10 @@ class ClassifyConfig(Config):
     image_size: int | None = Field(None, ge=16)  # None: the dataset's prepared size
     strategy: str = "none"  # see --help; parts join with '+'
     epochs: int = Field(20, ge=1)
+    # images per epoch: None = the number of real training images, so that every strategy takes
+    # the same number of optimizer steps (a fair comparison); "natural" = each strategy's own
+    # epoch (e.g. oversample's balanced epoch is ~2x longer); or a number
+    epoch_images: int | Literal["natural"] | None = None
     batch_size: int = Field(32, ge=2)
     lr: float = Field(1e-3, gt=0)  # AdamW, cosine decay to 0 after a one-epoch warm-up
     weight_decay: float = Field(1e-4, ge=0)
@@ -84,11 +90,12 @@ class ClassifyConfig(Config):
 
     def sampler_params(self) -> SamplerParams:
         s = self.sampler
+        epoch = self.epoch_images if isinstance(self.epoch_images, int) else None
         return SamplerParams(
             ratio=s.ratio,
             balance_with_replacement=s.balance_with_replacement,
             batch_size=self.batch_size,
-            epoch_size=s.epoch_size,
+            epoch_size=s.epoch_size or epoch,
             n_epochs=max(self.epochs, 2),
             p_end=s.p_end,
             synthetic_share=s.synthetic_share,

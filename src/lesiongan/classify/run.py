@@ -78,6 +78,7 @@ def run_classify(
     force: bool = False,
     events: Event | None = None,
     stop_after_epochs: int | None = None,
+    workers: int | None = None,
 ) -> ClassifyResult:
     """Train, select on validation, test once. ``events`` gets progress dicts (``stage`` key)."""
     dataset, out = Path(dataset), Path(out)
@@ -89,7 +90,7 @@ def run_classify(
     else:
         check_output_dir(out, input_dirs, force)
     device = resolve_device(cfg.device)
-    trainer = _build_trainer(cfg, inputs, device, emit)
+    trainer = _build_trainer(cfg, inputs, device, emit, workers)
     if not resume:
         with atomic_output_dir(out, input_dirs, force) as tmp:
             _write_run_files(tmp, cfg, inputs)
@@ -104,7 +105,7 @@ def run_classify(
         stats = trainer.train_one_epoch(lambda s: emit({"stage": "step", **s}))
         _save_checkpoint(out, trainer)
         emit({"stage": "epoch", "epochs": cfg.epochs, "best_epoch": trainer.best_epoch, **stats})
-    metrics = _finish(out, cfg, inputs, trainer, emit)
+    metrics = _finish(out, cfg, inputs, trainer, emit, workers)
     return ClassifyResult(out, True, trainer.epoch, trainer.best_epoch, metrics)
 
 
@@ -173,7 +174,7 @@ def _train_val(
 
 
 def _build_trainer(
-    cfg: ClassifyConfig, inputs: Inputs, device: torch.device, emit: Event
+    cfg: ClassifyConfig, inputs: Inputs, device: torch.device, emit: Event, workers: int | None
 ) -> ClassifierTrainer:
     classes, syn = inputs.classes, inputs.synthetic
     use_syn = syn if inputs.run_info["synthetic_used"] else None
@@ -185,10 +186,11 @@ def _build_trainer(
     def loading(done: int, _total: int, offset: int = 0) -> None:
         emit({"stage": "load", "done": offset + done, "total": total})
 
-    pool_images = load_images(paths, inputs.image_size, progress=loading)
+    pool_images = load_images(paths, inputs.image_size, workers, progress=loading)
     val_images = load_images(
         [inputs.root / r.path for r in inputs.val],
         inputs.image_size,
+        workers,
         progress=lambda d, t: loading(d, t, len(paths)),
     )
     pool = build_pool(
@@ -280,13 +282,20 @@ def _write_status(out: Path, state: str, trainer: ClassifierTrainer) -> None:
 
 
 def _finish(
-    out: Path, cfg: ClassifyConfig, inputs: Inputs, trainer: ClassifierTrainer, emit: Event
+    out: Path,
+    cfg: ClassifyConfig,
+    inputs: Inputs,
+    trainer: ClassifierTrainer,
+    emit: Event,
+    workers: int | None = None,
 ) -> dict[str, Any]:
     """Best epoch -> test once -> metrics.json, predictions.csv, model.pt, plots."""
     emit({"stage": "test"})
     trainer.load_best()
     classes = inputs.classes
-    test_images = load_images([inputs.root / r.path for r in inputs.test], inputs.image_size)
+    test_images = load_images(
+        [inputs.root / r.path for r in inputs.test], inputs.image_size, workers
+    )
     test_probs = trainer.predict(test_images)
     y_test = np.array([classes.index(r.label) for r in inputs.test])
     metrics: dict[str, Any] = {

@@ -67,6 +67,7 @@ def _run_cell(cell: Cell, status: str, threads: int | None) -> tuple[str, float]
         cell.synthetic,
         resume=status == "resume",
         force=status == "new" and cell.out.exists(),
+        workers=1 if threads else None,  # inside a parallel worker: no nested process pool
     )
     return cell.key, time.perf_counter() - start
 
