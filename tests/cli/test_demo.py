@@ -33,6 +33,11 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     }
     assert (out / "experiment" / "report.html").stat().st_size > 50_000
     assert "report:" in stdout and "balanced accuracy" in stdout
+    for kind in ("realism", "memorization"):  # audited in the baseline classifier's features
+        metrics = json.loads((out / "experiment" / "audit" / kind / "metrics.json").read_text())
+        assert metrics["features"] == "domain"
+    html = (out / "experiment" / "report.html").read_text()
+    assert "Audit of the synthetic images" in html and "ct_statistic" in html
 
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0

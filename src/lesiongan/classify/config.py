@@ -66,6 +66,7 @@ class ClassifyConfig(Config):
     seed: int = 0
     bootstrap: int = Field(1000, ge=1)  # test-set bootstrap resamples for the 95 % intervals
     eval_batch_size: int = Field(256, ge=1)
+    predict_train: bool = True  # also write predictions of the training images (real, synthetic)
     device: str = "auto"
     augment: AugmentConfig = AugmentConfig()
     sampler: SamplerConfig = SamplerConfig()

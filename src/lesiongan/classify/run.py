@@ -322,10 +322,11 @@ def _finish(
     rows += _prediction_rows(
         "val", "real", inputs.val, trainer.predict(trainer.data.val_images), classes
     )
-    pool_probs = trainer.predict(trainer.data.pool_images)
+    pool_probs = trainer.predict(trainer.data.pool_images) if cfg.predict_train else None
     n_real = len(inputs.train)
-    rows += _prediction_rows("train", "real", inputs.train, pool_probs[:n_real], classes)
-    if pool_probs.shape[0] > n_real:
+    if pool_probs is not None:
+        rows += _prediction_rows("train", "real", inputs.train, pool_probs[:n_real], classes)
+    if pool_probs is not None and pool_probs.shape[0] > n_real:
         rows += _prediction_rows(
             "train", "synthetic", inputs.synthetic.rows, pool_probs[n_real:], classes
         )

@@ -64,5 +64,6 @@ def demo(
         f"GAN run:            {plan.gan_run} (sample grids in {plan.gan_run / 'grids'})\n"
         f"synthetic images:   {plan.synthetic} ({wanted})\n"
         f"experiment:         {plan.experiment_dir} (results.json, results.csv)\n"
+        f"audit:              {plan.experiment_dir / 'audit'} ({', '.join(result.audited)})\n"
         f"report:             {plan.experiment_dir / 'report.html'}"
     )

@@ -1,14 +1,17 @@
 """Aggregating an experiment's classifier runs: intervals over seeds, paired differences.
 
 - Over seeds: mean and a 95 % Student-t interval of each metric across the seeds' test scores
-  (the training randomness: initialization, validation split, sampling, augmentation).
+  (the training randomness: initialization, validation split, sampling, augmentation), clipped
+  to [0, 1], the range of every metric summarized.
 - Paired comparison of a strategy with the baseline ``none``: the same seeds and the same test
   images, so the difference is measured on matched pairs. A paired bootstrap resamples the test
   images (one resample shared by both strategies and all seeds), averages the per-seed
   differences in each resample, and reports the mean difference with its 95 % percentile
   interval and the share of resamples in which the strategy did not beat the baseline
   (``p_not_better``, a one-sided bootstrap p-value). Metrics: balanced accuracy and each class's
-  sensitivity (melanoma sensitivity is the clinically critical one).
+  sensitivity (melanoma sensitivity is the clinically critical one). This interval covers the
+  sampling of test images for the seeds run; the spread over seeds is in the per-strategy
+  intervals.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ def seed_interval(values: list[float], level: float = 0.95) -> dict[str, Any]:
     if v.size < 2:
         return {**out, "mean": mean, "ci_low": None, "ci_high": None}
     half = float(stats.t.ppf(0.5 + level / 2, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
-    return {**out, "mean": mean, "ci_low": mean - half, "ci_high": mean + half}
+    # every summarized metric lives in [0, 1]; a t-interval over 3 seeds can overshoot it
+    return {**out, "mean": mean, "ci_low": max(0.0, mean - half), "ci_high": min(1.0, mean + half)}
 
 
 def summarize(

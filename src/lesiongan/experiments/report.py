@@ -125,7 +125,9 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
     ]
     figs["metrics"] = figures.interval_plot(summary, keys, strategies)
     figs["sensitivity"] = figures.per_class_sensitivity(summary, strategies, classes)
-    paired_keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in classes if c == "melanoma"]
+    train = r["dataset"]["counts"].get("train", {})
+    majority = max(train, key=train.get) if train else None
+    paired_keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in classes if c != majority]
     figs["paired"] = (
         figures.paired_plot(r["paired"], paired_keys, r["baseline"]) if r["paired"] else None
     )

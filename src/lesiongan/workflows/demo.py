@@ -64,6 +64,7 @@ class DemoResult:
     reused: list[str] = field(default_factory=list)
     per_class: dict[str, int] = field(default_factory=dict)
     results: dict = field(default_factory=dict)
+    audited: list[str] = field(default_factory=list)
 
 
 def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
@@ -130,4 +131,37 @@ def run_demo(
 
     with stage("experiment") as on_cell:
         result.results = run_imbalance(plan.experiment, plan.experiment_dir, force, stage, on_cell)
+    result.audited = _audit(plan, force, stage)
+    if result.audited:
+        from lesiongan.experiments.report import build_report
+
+        build_report(plan.experiment_dir)  # now with the audit
     return result
+
+
+def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
+    """Realism and memorization of the synthetic images, in the features of the baseline
+    classifier (``domain``: no pretrained weights needed), into ``experiment/audit/``."""
+    from lesiongan.evaluate.run import (
+        MemorizationConfig,
+        RealismConfig,
+        run_memorization,
+        run_realism,
+    )
+
+    clf = plan.experiment_dir / "runs" / "none" / f"seed-{plan.experiment.seeds[0]}"
+    common = {"features": "domain", "classifier": str(clf)}
+    small = {"kid_subsets": 10, "ms_ssim_pairs": 50} if plan.quick else {}
+    done = []
+    for name, cfg, run in (
+        ("realism", RealismConfig(**common, **small), run_realism),
+        ("memorization", MemorizationConfig(**common), run_memorization),
+    ):
+        out = plan.experiment_dir / "audit" / name
+        if out.exists() and not force and (out / "metrics.json").is_file():
+            done.append(name)
+            continue
+        with stage(f"audit {name}") as progress:
+            run(plan.dataset, plan.synthetic, out, cfg, force=out.exists(), progress=progress)
+        done.append(name)
+    return done
