@@ -44,6 +44,10 @@ bench: venv
 	$(PY) benchmarks/bench_prepare.py
 	$(PY) benchmarks/bench_synth.py
 	$(PY) benchmarks/bench_gan_train.py --config configs/gan-demo.yaml --resolution 8 16 32
+	$(PY) benchmarks/bench_classify.py --sizes 32 64 224
+	$(PY) benchmarks/bench_features.py
+	$(PY) benchmarks/bench_nn.py
+	$(PY) benchmarks/bench_turing.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out benchmarks/_work

@@ -11,10 +11,12 @@ CLASSES = ["melanoma", "seborrheic_keratosis", "nevus"]
 
 
 def test_seed_interval_is_the_student_t_interval() -> None:
-    m = seed_interval([1.0, 2.0, 3.0])
-    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
-    assert m["mean"] == 2.0 and m["n"] == 3
-    assert m["ci_low"] == pytest.approx(2 - half) and m["ci_high"] == pytest.approx(2 + half)
+    m = seed_interval([0.5, 0.6, 0.7])
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert m["mean"] == pytest.approx(0.6) and m["n"] == 3
+    assert m["ci_low"] == pytest.approx(0.6 - half) and m["ci_high"] == pytest.approx(0.6 + half)
+    near_one = seed_interval([0.9, 1.0, 1.0])
+    assert near_one["ci_high"] == 1.0 and near_one["ci_low"] < 0.97  # clipped to the range
     one = seed_interval([0.7])
     assert one["mean"] == 0.7 and one["ci_low"] is None  # no interval from one seed
     assert seed_interval([None, 0.5, 0.7])["n"] == 2

@@ -1,0 +1,79 @@
+"""``experiment scarcity``: nested stratified fractions, and no label outside a fraction reaches
+the GAN trained for it."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lesiongan.data.manifest import load_dataset
+from lesiongan.errors import ConfigError
+from lesiongan.experiments.config import ScarcityConfig
+from lesiongan.experiments.scarcity import nested_fractions, run_scarcity
+
+
+def test_fractions_are_nested_stratified_and_seeded() -> None:
+    labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 4
+    subsets = nested_fractions(labels, [0.1, 0.5, 1.0], seed=3)
+    small, half, full = (set(subsets[f].tolist()) for f in (0.1, 0.5, 1.0))
+    assert small <= half <= full and len(full) == len(labels)
+    counts = {c: sum(labels[i] == c for i in subsets[0.5]) for c in "abc"}
+    assert counts == {"a": 25, "b": 15, "c": 2}
+    assert sum(labels[i] == "c" for i in subsets[0.1]) == 1  # every class keeps one image
+    again = nested_fractions(labels, [0.1, 0.5, 1.0], seed=3)
+    other = nested_fractions(labels, [0.1, 0.5, 1.0], seed=4)
+    assert np.array_equal(again[0.5], subsets[0.5]) and not np.array_equal(other[0.5], subsets[0.5])
+
+
+def test_reusing_a_gan_is_refused() -> None:
+    with pytest.raises(ValueError, match="each fraction's GAN"):
+        ScarcityConfig.model_validate({"dataset": "x", "gan": {"run": "some-run"}})
+
+
+@pytest.mark.slow
+def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path) -> None:
+    cfg = ScarcityConfig.model_validate(
+        {
+            "dataset": str(tiny_dataset),
+            "fractions": [0.5, 1.0],
+            "seeds": [0],
+            "strategies": ["none", "synthetic-balance"],
+            "classify": {"image_size": 16, "epochs": 1, "batch_size": 8},
+            "bootstrap": 100,
+            "gan": {
+                "config": "gan-tiny",
+                "set": {"schedule.stabilize_kimg": 0.1, "schedule.fade_kimg": 0.1},
+            },
+        }
+    )
+    out = tmp_path / "exp"
+    results = run_scarcity(cfg, out)
+    parent_train = {r.image_id for r in load_dataset(tiny_dataset).split_rows("train")}
+    for f in (0.5, 1.0):
+        sub = load_dataset(out / "data" / f"frac-{f:g}")
+        fraction_train = {r.image_id for r in sub.split_rows("train")}
+        with open(out / f"frac-{f:g}" / "gan" / "train_images.csv", newline="") as fh:
+            gan_saw = {row["image_id"] for row in csv.DictReader(fh)}
+        assert gan_saw == fraction_train and fraction_train <= parent_train
+        assert sub.split_rows("test") == load_dataset(tiny_dataset).split_rows("test")
+    assert len(fraction_train) == len(parent_train)  # 100 % is the whole train split
+    small = {p["n_train"] for p in results["curve"] if p["fraction"] == 0.5}
+    assert small == {sum(1 for _ in load_dataset(out / "data" / "frac-0.5").split_rows("train"))}
+    assert {p["strategy"] for p in results["curve"]} == {"none", "synthetic-balance"}
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["curve"] == json.loads(json.dumps(results["curve"]))
+    html = (out / "report.html").read_text()
+    assert "Scarcity curve" in html and html.count("data:image/png;base64,") >= 1
+
+
+def test_bad_fractions_are_config_errors(tmp_path: Path) -> None:
+    from lesiongan.config import load_config
+
+    bad = tmp_path / "s.yaml"
+    bad.write_text("dataset: x\nfractions: [0, 0.5]\n")
+    with pytest.raises(ConfigError, match="fractions"):
+        load_config(ScarcityConfig, bad)
