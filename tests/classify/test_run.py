@@ -120,6 +120,9 @@ def test_resume_continues_bit_identically(
     assert not (tmp_path / "part" / "metrics.json").exists()
     resumed = run_classify(tiny_dataset, tmp_path / "part", cfg, synthetic, resume=True)
     assert resumed.done and resumed.metrics == full.metrics
+    assert not (tmp_path / "part" / "checkpoints" / "last.pt").exists()  # removed when done
+    again = run_classify(tiny_dataset, tmp_path / "part", cfg, synthetic, resume=True)
+    assert again.metrics == full.metrics  # a finished run is not retrained
     a = torch.load(tmp_path / "full" / "model.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "part" / "model.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -6,7 +6,8 @@ real image served as train, val or test). Each finished epoch updates ``checkpoi
 ``history.jsonl`` and ``status.json`` (atomically), so ``--resume`` continues an interrupted run
 from its last finished epoch. At the end the best epoch on the validation split (carved from
 train, never the test split) is evaluated once on the test split: ``metrics.json``,
-``predictions.csv``, ``model.pt`` and PNG plots are written and ``status.json`` says ``done``.
+``predictions.csv``, ``model.pt`` and PNG plots are written, ``status.json`` says ``done`` and
+the resume checkpoint is deleted (``--resume`` on a finished run returns its metrics).
 
 Before anything is trained, the leakage guard refuses a test split that shares an image
 (``source_sha256``) with the training set of the GAN behind ``--synthetic``.
@@ -87,6 +88,9 @@ def run_classify(
     input_dirs = [dataset] + ([inputs.synthetic.root] if inputs.synthetic else [])
     if resume:
         _check_resume(out, inputs.run_info)
+        if _finished(out):  # nothing left to do: the resume checkpoint was removed when done
+            metrics = json.loads((out / "metrics.json").read_text())
+            return ClassifyResult(out, True, metrics["epochs"], metrics["best_epoch"], metrics)
     else:
         check_output_dir(out, input_dirs, force)
     device = resolve_device(cfg.device)
@@ -271,6 +275,14 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
         raise LesionganError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
 
 
+def _finished(out: Path) -> bool:
+    try:
+        state = json.loads((out / STATUS).read_text()).get("state")
+    except (OSError, ValueError):
+        return False
+    return state == "done" and (out / "metrics.json").is_file()
+
+
 def _write_status(out: Path, state: str, trainer: ClassifierTrainer) -> None:
     status = {
         "state": state,
@@ -347,6 +359,9 @@ def _finish(
     save_confusion_matrix(out / "confusion_matrix.png", metrics["confusion_matrix"], classes)
     write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, allow_nan=False) + "\n")
     _write_status(out, "done", trainer)
+    # the resume checkpoint (weights, optimizer, best weights: ~4x model.pt) is not needed any
+    # more; an experiment of many runs would otherwise keep gigabytes of them
+    (out / CHECKPOINT).unlink(missing_ok=True)
     return metrics
 
 

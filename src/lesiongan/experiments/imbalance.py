@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lesiongan.config import load_config, save_config
-from lesiongan.data.manifest import load_dataset
+from lesiongan.data.manifest import PreparedDataset, load_dataset
 from lesiongan.errors import ConfigError, LesionganError, OutputExistsError
 from lesiongan.experiments.aggregate import paired_differences, read_test_predictions, summarize
 from lesiongan.experiments.cells import Cell, run_cells
@@ -137,6 +137,15 @@ def aggregate(
     return {"summary": summarize(by_strategy, classes), "paired": paired}
 
 
+def dataset_summary(path: Path, ds: PreparedDataset) -> dict[str, Any]:
+    """What the report shows about the dataset: where, counts per split, image size."""
+    return {
+        "path": str(path.resolve()),
+        "counts": ds.info["counts"],
+        "image_size": ds.info.get("image_size"),
+    }
+
+
 def run_imbalance(
     cfg: ImbalanceConfig,
     out: Path,
@@ -155,11 +164,7 @@ def run_imbalance(
     results = {
         "experiment": "imbalance",
         "classes": classes,
-        "dataset": {
-            "path": str(dataset.resolve()),
-            "counts": ds.info["counts"],
-            "image_size": ds.info.get("image_size"),
-        },
+        "dataset": dataset_summary(dataset, ds),
         "strategies": cfg.strategies,
         "seeds": cfg.seeds,
         "baseline": BASELINE,

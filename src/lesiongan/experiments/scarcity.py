@@ -26,6 +26,7 @@ from lesiongan.experiments.imbalance import (
     CellFn,
     _rel,
     build_cells,
+    dataset_summary,
     open_experiment,
     prepare_synthetic,
 )
@@ -112,11 +113,7 @@ def run_scarcity(
     results = {
         "experiment": "scarcity",
         "classes": classes,
-        "dataset": {
-            "path": str(dataset.resolve()),
-            "counts": ds.info["counts"],
-            "image_size": ds.info.get("image_size"),
-        },
+        "dataset": dataset_summary(dataset, ds),
         "fractions": cfg.fractions,
         "strategies": cfg.strategies,
         "seeds": cfg.seeds,
