@@ -76,3 +76,15 @@ def test_inspect_prints_table_and_size_range(cli, isic2017_dir: Path) -> None:
     assert "isic2017" in out and "seborrheic_keratosis" in out and "width 40-40 px" in out
     code, out, _ = cli("data", "inspect", isic2017_dir, "--size", 16, "--quick")
     assert code == 0 and "headers only" in out
+
+
+def test_ctrl_c_says_what_is_kept(cli, monkeypatch) -> None:
+    import lesiongan.cli.data as data_cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(data_cli, "run_synth", interrupted, raising=False)
+    monkeypatch.setattr("lesiongan.data.synth.run_synth", interrupted)
+    code, _, err = cli("data", "synth", "/tmp/never-written-by-this-test", "--n", "10")
+    assert code == 130 and "interrupted" in err and "Traceback" not in err

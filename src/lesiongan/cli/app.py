@@ -71,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="lesiongan")
     except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
+            _interrupted()
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ProblemsFound as exc:
         print_problems(exc.problems)
@@ -80,10 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"lesiongan: error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print(
-            "lesiongan: interrupted (finished outputs and checkpoints are kept; "
-            "a stage's partial output is not)",
-            markup=False,
-        )
+        _interrupted()
         return 130
     return 0
+
+
+def _interrupted() -> None:
+    err.print(
+        "lesiongan: interrupted (finished outputs and checkpoints are kept, and --resume or "
+        "running an experiment again continues; a stage's partial output is not kept)",
+        markup=False,
+    )

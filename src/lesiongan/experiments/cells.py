@@ -9,6 +9,7 @@ with one torch thread each (two threads per process thrash a shared CPU).
 from __future__ import annotations
 
 import json
+import signal
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -50,6 +51,11 @@ def cell_status(cell: Cell, force: bool) -> str:
     if run_state(cell.out) == "done" and (cell.out / "metrics.json").is_file():
         return "done"
     return "resume"
+
+
+def _quiet_worker() -> None:
+    """Workers leave Ctrl-C to the main process (which stops them), so they print nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _run_cell(cell: Cell, status: str, threads: int | None) -> tuple[str, float]:
@@ -98,16 +104,20 @@ def run_cells(
                 on_done(key, "trained", seconds, done, len(cells))
     else:
         ctx = get_context("spawn")  # no forked torch state
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_cell, c, statuses[c.key], 1) for c in todo]
-            try:
-                for fut in as_completed(futures):
-                    key, seconds = fut.result()
-                    done += 1
-                    if on_done:
-                        on_done(key, "trained", seconds, done, len(cells))
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
+        futures = [pool.submit(_run_cell, c, statuses[c.key], 1) for c in todo]
+        try:
+            for fut in as_completed(futures):
+                key, seconds = fut.result()
+                done += 1
+                if on_done:
+                    on_done(key, "trained", seconds, done, len(cells))
+        except BaseException:
+            # Ctrl-C or a failed cell: stop the other cells now. Each keeps its last finished
+            # epoch, so the next run resumes them (waiting would take up to a whole cell).
+            for proc in list(getattr(pool, "_processes", {}).values()):  # CPython's pool
+                proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     return {c.key: json.loads((c.out / "metrics.json").read_text()) for c in cells}
