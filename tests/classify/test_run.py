@@ -12,9 +12,11 @@ import torch
 from clf_helpers import make_synthetic_dir
 
 from lesiongan.classify.config import ClassifyConfig
+from lesiongan.classify.data import load_images, normalize
 from lesiongan.classify.models import load_classifier
 from lesiongan.classify.run import run_classify
 from lesiongan.classify.synthetic import LeakageError
+from lesiongan.data.manifest import load_dataset
 from lesiongan.errors import ConfigError, DataError
 
 FAST = {"image_size": 16, "epochs": 2, "batch_size": 8, "bootstrap": 50}
@@ -66,8 +68,15 @@ def test_run_writes_the_contract(tiny_dataset: Path, synthetic: Path, tmp_path: 
     for p in preds:
         assert sum(float(p[f"prob_{c}"]) for c in m["classes"]) == pytest.approx(1, abs=1e-4)
     # the saved model reproduces the test probabilities
-    _model, meta = load_classifier(out)
+    model, meta = load_classifier(out)
     assert meta["classes"] == m["classes"] and meta["image_size"] == 16
+    ds = load_dataset(tiny_dataset)
+    rows = {r.image_id: r for r in ds.split_rows("test")}
+    x = load_images([ds.image_path(rows[p["image_id"]]) for p in test_preds], 16, workers=1)
+    with torch.no_grad():
+        probs = torch.softmax(model(normalize(x.float() / 255)), dim=1).numpy()
+    shown = np.array([[float(p[f"prob_{c}"]) for c in m["classes"]] for p in test_preds])
+    np.testing.assert_allclose(probs, shown, atol=1e-4)
     status = json.loads((out / "status.json").read_text())
     assert status["state"] == "done" and len((out / "history.jsonl").read_text().splitlines()) == 2
     for png in ("training_curves.png", "confusion_matrix.png"):

@@ -228,8 +228,8 @@ def test_cli_option_errors_are_one_line(cli, gan_run: Path, tmp_path: Path) -> N
 def test_real_training_images_are_scored_for_soft_labels(
     gan_run: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
+    from lesiongan.data.images import read_prepared
     from lesiongan.data.manifest import load_dataset
-    from lesiongan.gan.data import _load
 
     out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"nevus": 2}))
     with open(out / "real_scores.csv", newline="") as f:
@@ -242,7 +242,7 @@ def test_real_training_images_are_scored_for_soft_labels(
     # each score is D's score of that image, scored like a synthetic one
     gan, ds = load_gan(gan_run), load_dataset(tiny_dataset)
     row = next(r for r in ds.rows if r.image_id == real[-1]["image_id"])
-    x = torch.from_numpy(_load((str(ds.image_path(row)), 16)))[None].float() / 127.5 - 1
+    x = torch.from_numpy(read_prepared(ds.image_path(row), 16))[None].float() / 127.5 - 1
     alone = score_images(gan, x, [gan.classes.index(row.label)]).item()
     assert float(real[-1]["d_score"]) == pytest.approx(alone, rel=1e-4, abs=1e-4)
 

@@ -15,27 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from lesiongan.classify.config import AugmentConfig
 from lesiongan.classify.models import IMAGENET_MEAN, IMAGENET_STD
-from lesiongan.errors import DataError
+from lesiongan.data.images import read_prepared_job
 from lesiongan.utils.parallel import parallel_map
-
-
-def _load(args: tuple[str, int]) -> np.ndarray:
-    path, size = args
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (size, size):
-                # BOX when shrinking (like the GAN's loader), bicubic when enlarging
-                shrink = im.size[0] >= size and im.size[1] >= size
-                method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
-                im = im.resize((size, size), method)
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from None
 
 
 def load_images(
@@ -47,7 +31,9 @@ def load_images(
     """uint8 [N, 3, size, size]; square images resized (prepared images are square already)."""
     if not paths:
         return torch.zeros((0, 3, size, size), dtype=torch.uint8)
-    arrays = parallel_map(_load, [(str(p), size) for p in paths], workers, progress=progress)
+    arrays = parallel_map(
+        read_prepared_job, [(str(p), size) for p in paths], workers, progress=progress
+    )
     return torch.from_numpy(np.stack(arrays))
 
 

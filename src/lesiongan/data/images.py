@@ -13,7 +13,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from lesiongan.errors import DataError
 
 # Truncated files must fail, never be padded with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -122,3 +125,26 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return "image too large to be a photograph (decompression bomb guard)"
     return f"cannot decode image ({text.splitlines()[0]})"
+
+
+def read_prepared(path: Path | str, size_px: int) -> np.ndarray:
+    """A prepared (square RGB) image as uint8 CHW ``[3, size_px, size_px]`` for training.
+
+    BOX filtering when shrinking (each output pixel the mean of its source pixels), bicubic when
+    enlarging (synthetic images smaller than the classifier's input).
+    """
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            if im.size != (size_px, size_px):
+                shrink = im.size[0] >= size_px and im.size[1] >= size_px
+                method = Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC
+                im = im.resize((size_px, size_px), method)
+            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(f"{path}: cannot read image ({exc.__class__.__name__}: {exc})") from None
+
+
+def read_prepared_job(args: tuple[str, int]) -> np.ndarray:
+    """:func:`read_prepared` of ``(path, size_px)``, for :func:`parallel_map`."""
+    return read_prepared(*args)

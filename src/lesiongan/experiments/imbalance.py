@@ -20,7 +20,7 @@ from typing import Any
 
 from lesiongan.config import load_config, save_config
 from lesiongan.data.manifest import PreparedDataset, load_dataset
-from lesiongan.errors import ConfigError, LesionganError, OutputExistsError
+from lesiongan.errors import ConfigError, OutputExistsError
 from lesiongan.experiments.aggregate import paired_differences, read_test_predictions, summarize
 from lesiongan.experiments.cells import Cell, run_cells
 from lesiongan.experiments.config import ExperimentBase, ImbalanceConfig
@@ -168,11 +168,11 @@ def run_imbalance(
         "strategies": cfg.strategies,
         "seeds": cfg.seeds,
         "baseline": BASELINE,
-        "synthetic": {"dir": _rel(synthetic, out), **syn_info},
-        "gan_run": _rel(gan_run, out) if gan_run else None,
+        "synthetic": {"dir": relative_path(synthetic, out), **syn_info},
+        "gan_run": relative_path(gan_run, out) if gan_run else None,
         "runs": {
             c.key: {
-                "dir": _rel(c.out, out),
+                "dir": relative_path(c.out, out),
                 "strategy": c.config.strategy,
                 "seed": c.config.seed,
                 "metrics": metrics[c.key],
@@ -189,7 +189,8 @@ def run_imbalance(
     return results
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` when inside it (results stay valid if ``root`` moves)."""
     try:
         return str(Path(path).resolve().relative_to(root.resolve()))
     except ValueError:
@@ -237,10 +238,3 @@ def write_results(out: Path, results: dict[str, Any]) -> None:
 
 def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:.6g}"
-
-
-def load_results(out: Path) -> dict[str, Any]:
-    path = Path(out) / "results.json"
-    if not path.is_file():
-        raise LesionganError(f"{path}: missing (run the experiment first)")
-    return json.loads(path.read_text())

@@ -9,6 +9,7 @@ results (``DIR/audit/<realism|memorization|hair>/metrics.json``) and a visual Tu
 from __future__ import annotations
 
 import base64
+import csv
 import datetime as dt
 import json
 from pathlib import Path
@@ -182,8 +183,6 @@ def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -
     manifest = syn_dir / "manifest.csv"
     if not manifest.is_file():
         return None
-    import csv
-
     with open(manifest, newline="") as f:
         syn_rows = list(csv.DictReader(f))
     try:

@@ -10,6 +10,9 @@ have. Then classifiers with and without synthetic images (``strategies``) run ov
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import os
 import time
 from pathlib import Path
@@ -24,12 +27,13 @@ from lesiongan.experiments.cells import run_cells
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy
 from lesiongan.experiments.imbalance import (
     CellFn,
-    _rel,
     build_cells,
     dataset_summary,
     open_experiment,
     prepare_synthetic,
+    relative_path,
 )
+from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.workflows.stages import StageFn, no_progress
 
 
@@ -107,7 +111,7 @@ def run_scarcity(
         by_strategy: dict[str, dict[int, Any]] = {}
         for c in cells:
             by_strategy.setdefault(c.key.split("/")[0], {})[c.config.seed] = metrics[c.key]
-            runs[f"{tag}/{c.key}"] = {"dir": _rel(c.out, out), "metrics": metrics[c.key]}
+            runs[f"{tag}/{c.key}"] = {"dir": relative_path(c.out, out), "metrics": metrics[c.key]}
         for strategy, keys in summarize(by_strategy, classes).items():
             curve.append({"fraction": f, "n_train": int(keep.size), "strategy": strategy, **keys})
     results = {
@@ -129,12 +133,6 @@ def run_scarcity(
 
 
 def _write(out: Path, results: dict[str, Any], classes: list[str]) -> None:
-    import csv
-    import io
-    import json
-
-    from lesiongan.utils.outdir import write_text_atomic
-
     write_text_atomic(out / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")

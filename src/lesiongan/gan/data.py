@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
+from lesiongan.data.images import read_prepared_job
 from lesiongan.data.manifest import PreparedDataset
 from lesiongan.errors import DataError
 from lesiongan.utils.parallel import parallel_map
@@ -29,20 +29,6 @@ class TrainImages:
     classes: tuple[str, ...]
     image_ids: list[str]
     source_sha256: list[str]
-
-
-def _load(args: tuple[str, int]) -> np.ndarray:
-    path, res = args
-    try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-            if im.size != (res, res):
-                im = im.resize((res, res), Image.Resampling.BOX)
-            return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1).copy()
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(
-            f"{path}: cannot read prepared image ({exc.__class__.__name__}: {exc})"
-        ) from None
 
 
 def load_train_images(
@@ -69,7 +55,9 @@ def load_train_images(
     rows = [r for r in ds.split_rows("train") if r.label in wanted]
     if not rows:
         raise DataError(f"{ds.root}: no train images of class(es) {', '.join(wanted)}")
-    arrays = parallel_map(_load, [(str(ds.image_path(r)), resolution) for r in rows], workers)
+    arrays = parallel_map(
+        read_prepared_job, [(str(ds.image_path(r)), resolution) for r in rows], workers
+    )
     images = torch.from_numpy(np.stack(arrays))
     labels = torch.tensor([wanted.index(r.label) for r in rows], dtype=torch.int64)
     return TrainImages(

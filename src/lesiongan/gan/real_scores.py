@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lesiongan.data.images import read_prepared
 from lesiongan.data.manifest import PreparedDataset, load_dataset, split_fingerprint
 from lesiongan.errors import LesionganError
-from lesiongan.gan.data import _load
 
 log = logging.getLogger(__name__)
 REAL_SCORES = "real_scores.csv"
@@ -59,7 +59,7 @@ def score_training_images(gan, run_dir: Path, batch_size: int) -> list[list] | s
     out: list[list] = []
     for start in range(0, len(rows), batch_size):
         part = rows[start : start + batch_size]
-        pixels = [_load((str(ds.image_path(r)), gan.resolution)) for r in part]
+        pixels = [read_prepared(ds.image_path(r), gan.resolution) for r in part]
         x = torch.from_numpy(np.stack(pixels)).float().div(127.5).sub(1)
         labels = [gan.classes.index(r.label) for r in part]
         with torch.no_grad():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,6 @@ def is_reusable(out: Path, config: Config, force: bool = False) -> bool:
 
 def run_state(run: Path) -> str | None:
     """``status.json``'s state of a GAN or classifier run (None when it has none)."""
-    import json
-
     path = Path(run) / "status.json"
     try:
         return json.loads(path.read_text()).get("state") if path.is_file() else None
