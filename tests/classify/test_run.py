@@ -15,8 +15,8 @@ from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.data import load_images, normalize
 from lesiongan.classify.models import load_classifier
 from lesiongan.classify.run import run_classify
-from lesiongan.classify.synthetic import LeakageError
 from lesiongan.data.manifest import load_dataset
+from lesiongan.data.synthetic import LeakageError
 from lesiongan.errors import ConfigError, DataError
 
 FAST = {"image_size": 16, "epochs": 2, "batch_size": 8, "bootstrap": 50}
@@ -198,8 +198,11 @@ def test_cli_train_table_force_and_errors(tiny_dataset: Path, tmp_path: Path, cl
     code, out, err = cli(*args)
     assert code == 0, err
     assert "balanced_accuracy" in out and "95 % CI" in out and "epoch 1/1" in err
-    code, _, err = cli(*args)
-    assert code == 1 and "already exists" in err
+    code, out, err = cli(*args)  # the same command again reuses the finished run
+    assert code == 0 and "already finished with this config" in out, err
+    code, _, err = cli(*args[:-2], "--strategy", "class-weight")
+    assert code == 1 and "strategy (saved 'oversample', now 'class-weight')" in err
+    assert "--force" in err and "Traceback" not in err
     code, _, err = cli(*args, "--force")
     assert code == 0
     code, _, err = cli(*args[:-2], "--strategy", "bogus", "--force")

@@ -14,16 +14,9 @@ from PIL import Image
 
 from lesiongan.errors import LesionganError
 from lesiongan.gan.grid import to_uint8
+from lesiongan.gan.inference import COMPANION_SEED, generate, load_gan, score_images
 from lesiongan.gan.run import run_training
-from lesiongan.gan.sample import (
-    COMPANION_SEED,
-    SampleConfig,
-    generate,
-    load_gan,
-    parse_per_class,
-    run_sample,
-    score_images,
-)
+from lesiongan.gan.sample import SampleConfig, parse_per_class, run_sample
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def _rows(out: Path) -> list[dict[str, str]]:
 def test_manifest_follows_the_contract(gan_run: Path, tmp_path: Path) -> None:
     out = run_sample(
         gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5, "nevus": 3}, seed=4)
-    )
+    ).path
     rows = _rows(out)
     header = (out / "manifest.csv").read_text().splitlines()[0].split(",")
     assert header[:6] == ["image_id", "label", "path", "seed", "checkpoint_sha256", "d_score"]
@@ -66,7 +59,7 @@ def test_manifest_follows_the_contract(gan_run: Path, tmp_path: Path) -> None:
 def test_any_image_regenerates_from_its_seed(gan_run: Path, tmp_path: Path) -> None:
     out = run_sample(
         gan_run, tmp_path / "syn", SampleConfig(per_class={"seborrheic_keratosis": 6}, batch_size=4)
-    )
+    ).path
     gan = load_gan(gan_run)
     row = _rows(out)[5]
     again = to_uint8(generate(gan, [int(row["seed"])], [gan.classes.index(row["label"])]))[0]
@@ -76,7 +69,7 @@ def test_any_image_regenerates_from_its_seed(gan_run: Path, tmp_path: Path) -> N
 def test_d_score_is_the_discriminators_score_and_its_own(gan_run: Path, tmp_path: Path) -> None:
     out = run_sample(
         gan_run, tmp_path / "syn", SampleConfig(per_class={"melanoma": 5}, batch_size=3)
-    )
+    ).path
     gan = load_gan(gan_run)
     for row in _rows(out)[3:]:
         pixels = np.array(Image.open(out / row["path"]))
@@ -103,7 +96,10 @@ def test_classes_give_different_images_for_the_same_latent(gan_run: Path) -> Non
     [
         ("melanoma", "expected CLASS=N"),
         ("melanoma=x", "whole number"),
-        ("melanoma=-1", ">= 0"),
+        ("melanoma=-1", "from 1 to 1,000,000"),
+        ("melanoma=0", "from 1 to 1,000,000"),
+        ("melanoma=99999999999999999999", "from 1 to 1,000,000"),
+        ("melanoma=2,melanoma=3", "melanoma is given twice"),
         ("", "at least one"),
     ],
 )
@@ -116,9 +112,15 @@ def test_unknown_class_and_existing_output(gan_run: Path, tmp_path: Path) -> Non
     with pytest.raises(LesionganError, match="not in this GAN"):
         run_sample(gan_run, tmp_path / "a", SampleConfig(per_class={"basal_cell_carcinoma": 2}))
     assert not (tmp_path / "a").exists()
-    run_sample(gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 1}))
-    with pytest.raises(LesionganError, match="--force"):
-        run_sample(gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 1}))
+    first = run_sample(gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 1}))
+    assert not first.reused
+    again = run_sample(gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 1}))
+    assert again.reused  # the same command again reuses the finished directory
+    with pytest.raises(LesionganError, match=r"per_class\.nevus \(saved 1, now 2\).*--force"):
+        run_sample(gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 2}))
+    assert run_sample(
+        gan_run, tmp_path / "b", SampleConfig(per_class={"nevus": 2}), force=True
+    ).path.is_dir()
 
 
 def test_cli_train_dry_run_train_and_sample(cli, tiny_dataset: Path, tmp_path: Path) -> None:
@@ -194,7 +196,9 @@ def test_unconditional_multi_class_gan_cannot_sample_a_class(
         }
     )
     run_training(tiny_dataset, tmp_path / "mel", cfg)
-    out = run_sample(tmp_path / "mel", tmp_path / "syn2", SampleConfig(per_class={"melanoma": 2}))
+    out = run_sample(
+        tmp_path / "mel", tmp_path / "syn2", SampleConfig(per_class={"melanoma": 2})
+    ).path
     assert [r["label"] for r in _rows(out)] == ["melanoma", "melanoma"]
 
 
@@ -231,7 +235,7 @@ def test_real_training_images_are_scored_for_soft_labels(
     from lesiongan.data.images import read_prepared
     from lesiongan.data.manifest import load_dataset
 
-    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"nevus": 2}))
+    out = run_sample(gan_run, tmp_path / "syn", SampleConfig(per_class={"nevus": 2})).path
     with open(out / "real_scores.csv", newline="") as f:
         real = list(csv.DictReader(f))
     with open(gan_run / "train_images.csv", newline="") as f:
@@ -255,7 +259,7 @@ def test_missing_gan_dataset_skips_real_scores_and_says_why(gan_run: Path, tmp_p
     info = json.loads((moved / "run.json").read_text())
     info["dataset"] = str(tmp_path / "gone")
     (moved / "run.json").write_text(json.dumps(info))
-    out = run_sample(moved, tmp_path / "syn", SampleConfig(per_class={"nevus": 1}))
+    out = run_sample(moved, tmp_path / "syn", SampleConfig(per_class={"nevus": 1})).path
     assert not (out / "real_scores.csv").exists()
     reason = json.loads((out / "synthetic.json").read_text())["real_scores_missing_reason"]
     assert "gone" in reason and "not there" in reason

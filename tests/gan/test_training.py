@@ -139,8 +139,15 @@ def test_corrupt_and_mismatched_checkpoints_are_clear_errors(
     run = tmp_path / "copy"
     shutil.copytree(finished_run, run)
     ckpt = latest_checkpoint(run)
+    from lesiongan.utils.stage import ConfigChangedError
+
+    narrow = tiny_config(**{"network.fmap_max": 8})
+    with pytest.raises(ConfigChangedError, match=r"network\.fmap_max \(saved 16, now 8\)"):
+        run_training(tiny_dataset, run, narrow, resume=True)
+    saved = (run / "config.yaml").read_text()
     with pytest.raises(CheckpointError, match="checkpoint network has fmap_max=16"):
-        run_training(tiny_dataset, run, tiny_config(**{"network.fmap_max": 8}), resume=True)
+        run_training(tiny_dataset, run, narrow, resume=True, may_change=("network.fmap_max",))
+    assert (run / "config.yaml").read_text() == saved  # a refused resume rewrites nothing
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
         load_checkpoint(ckpt)
@@ -157,8 +164,9 @@ def test_resume_checks_the_data_and_existing_run_needs_force(
 ) -> None:
     from lesiongan.errors import OutputExistsError
 
-    with pytest.raises(OutputExistsError, match="--force"):
-        run_training(tiny_dataset, finished_run, tiny_config())
+    assert run_training(tiny_dataset, finished_run, tiny_config()).reused  # same command: reuse
+    with pytest.raises(OutputExistsError, match=r"seed \(saved 0, now 5\).*--force"):
+        run_training(tiny_dataset, finished_run, tiny_config(seed=5))
     with pytest.raises(LesionganError, match=r"nothing to resume|not a GAN run"):
         run_training(tiny_dataset, tmp_path / "new", tiny_config(), resume=True)
     with pytest.raises(DataError, match=r"above|below"):
@@ -205,9 +213,16 @@ def test_resume_applies_changed_learning_rate(
 ) -> None:
     out = tmp_path / "run"
     run_training(tiny_dataset, out, tiny_config(), stop_at_kimg=1.0)
-    run_training(tiny_dataset, out, tiny_config(**{"optim.lr": 0.0005}), resume=True)
+    run_training(
+        tiny_dataset,
+        out,
+        tiny_config(**{"optim.lr": 0.0005}),
+        resume=True,
+        may_change=("optim.lr",),
+    )
     state = load_checkpoint(latest_checkpoint(out))
     assert state["opt_G"]["param_groups"][0]["lr"] == 0.0005
+    assert "lr: 0.0005" in (out / "config.yaml").read_text()  # the directory says what ran
 
 
 def test_corrupt_prepared_image_names_the_file(tiny_dataset: Path, tmp_path: Path) -> None:

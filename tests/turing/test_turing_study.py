@@ -163,7 +163,7 @@ def test_invite_adds_raters_with_their_own_order(tmp_path: Path) -> None:
 
 
 def test_make_synthetic_is_a_valid_synthetic_directory(inputs) -> None:
-    from lesiongan.classify.synthetic import load_synthetic
+    from lesiongan.data.synthetic import load_synthetic
 
     _, syn = inputs
     assert load_synthetic(syn).counts() == {"melanoma": 6, "nevus": 6}

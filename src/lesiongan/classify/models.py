@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 from torchvision import models
 
 from lesiongan.errors import LesionganError
+from lesiongan.utils.stage import StateFileError, load_state, save_state
 
 # name -> (constructor, ImageNet weights enum member, attribute path of the classifier layer)
 _BACKBONES: dict[str, tuple[Callable[..., nn.Module], object, str]] = {
@@ -121,10 +123,10 @@ def save_classifier(
     classes: list[str],
     image_size: int,
     extra: dict | None = None,
+    config: Any = None,
 ) -> None:
-    """Write a self-describing classifier file atomically (temporary name, then rename)."""
+    """Write a self-describing classifier file atomically (format tag, training config)."""
     payload = {
-        "format": CLASSIFIER_FORMAT,
         "model": name,
         "classes": list(classes),
         "image_size": int(image_size),
@@ -133,10 +135,7 @@ def save_classifier(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         **(extra or {}),
     }
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
+    save_state(Path(path), CLASSIFIER_FORMAT, payload, config)
 
 
 def load_classifier(path: Path) -> tuple[nn.Module, dict]:
@@ -152,15 +151,9 @@ def load_classifier(path: Path) -> tuple[nn.Module, dict]:
             f"{path}: no such classifier file (expected a classify run's model.pt)"
         )
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise LesionganError(
-            f"{path}: not a readable classifier file ({type(exc).__name__})"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CLASSIFIER_FORMAT:
-        raise LesionganError(
-            f"{path}: not a lesiongan classifier file (format {CLASSIFIER_FORMAT})"
-        )
+        payload = load_state(path, CLASSIFIER_FORMAT)
+    except StateFileError as exc:
+        raise LesionganError(f"{exc} (expected a classify run's model.pt)") from None
     meta = {k: v for k, v in payload.items() if k != "state_dict"}
     model = build_model(meta["model"], len(meta["classes"]))
     try:

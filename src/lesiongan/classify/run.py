@@ -33,19 +33,29 @@ from lesiongan.classify.metrics import metrics_with_ci
 from lesiongan.classify.models import build_model, save_classifier
 from lesiongan.classify.plots import save_confusion_matrix, save_training_curves
 from lesiongan.classify.samplers import USES_SYNTHETIC, build_pool, build_sampler, parse_strategy
-from lesiongan.classify.synthetic import REAL_SCORES, SyntheticSet, check_leakage, load_synthetic
 from lesiongan.classify.trainer import ClassifierTrainer, TrainingData
 from lesiongan.config import save_config
 from lesiongan.data.manifest import ManifestRow, dataset_fingerprint, load_dataset
 from lesiongan.data.splits import stratified_group_split
-from lesiongan.errors import ConfigError, DataError, LesionganError
+from lesiongan.data.synthetic import REAL_SCORES, SyntheticSet, check_leakage, load_synthetic
+from lesiongan.errors import ConfigError, DataError, LesionganError, OutputExistsError
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.hashing import sha256_file
-from lesiongan.utils.outdir import atomic_output_dir, check_output_dir, write_text_atomic
+from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
 from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import (
+    DONE,
+    config_diff,
+    load_state,
+    open_stage,
+    rewrite_config,
+    save_state,
+    write_status,
+)
 
 log = logging.getLogger(__name__)
-RUN_JSON, CHECKPOINT, STATUS = "run.json", "checkpoints/last.pt", "status.json"
+RUN_JSON, CHECKPOINT = "run.json", "checkpoints/last.pt"
+RESUME_FORMAT = "lesiongan-classify-resume-v1"
 Event = Callable[[dict[str, Any]], None]
 
 
@@ -56,6 +66,7 @@ class ClassifyResult:
     epochs_done: int
     best_epoch: int
     metrics: dict[str, Any] | None  # metrics.json once done
+    reused: bool = False  # an equal finished run was there; nothing was trained
 
 
 @dataclass
@@ -75,32 +86,55 @@ def run_classify(
     out: Path,
     cfg: ClassifyConfig,
     synthetic: Path | None = None,
-    resume: bool = False,
+    resume: bool | None = False,
     force: bool = False,
     events: Event | None = None,
     stop_after_epochs: int | None = None,
     workers: int | None = None,
+    may_change: tuple[str, ...] = (),
 ) -> ClassifyResult:
-    """Train, select on validation, test once. ``events`` gets progress dicts (``stage`` key)."""
+    """Train, select on validation, test once. ``events`` gets progress dicts (``stage`` key).
+
+    ``resume``: False = a new run (an equal finished run is reused, an unfinished one refused),
+    True = continue an existing run, None = whatever the directory needs (experiments).
+    ``may_change``: config keys that may differ on resume (``--set``).
+    """
     dataset, out = Path(dataset), Path(out)
     emit = events or (lambda e: None)
     inputs = resolve_inputs(dataset, cfg, Path(synthetic) if synthetic else None)
     input_dirs = [dataset] + ([inputs.synthetic.root] if inputs.synthetic else [])
-    if resume:
+    stage = open_stage(
+        out,
+        cfg,
+        input_dirs,
+        force=force,
+        resumable=True,
+        may_change=may_change,
+        done_files=("metrics.json",),
+    )
+    if resume and stage.is_new and not force:
+        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start")
+    if not stage.is_new:
         _check_resume(out, inputs.run_info)
-        if _finished(out):  # nothing left to do: the resume checkpoint was removed when done
-            metrics = json.loads((out / "metrics.json").read_text())
-            return ClassifyResult(out, True, metrics["epochs"], metrics["best_epoch"], metrics)
-    else:
-        check_output_dir(out, input_dirs, force)
+    if stage.state == DONE:  # nothing left to do: the resume checkpoint was removed when done
+        metrics = json.loads((out / "metrics.json").read_text())
+        return ClassifyResult(out, True, metrics["epochs"], metrics["best_epoch"], metrics, True)
+    if not stage.is_new and resume is False:
+        raise OutputExistsError(
+            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
+            "or --force to start again"
+        )
     device = resolve_device(cfg.device)
     trainer = _build_trainer(cfg, inputs, device, emit, workers)
-    if not resume:
+    if stage.is_new:
         with atomic_output_dir(out, input_dirs, force) as tmp:
             _write_run_files(tmp, cfg, inputs)
-    elif (out / CHECKPOINT).is_file():
-        trainer.load_state_dict(_load_checkpoint(out / CHECKPOINT))
-        log.info("resumed %s after epoch %d", out, trainer.epoch)
+    else:
+        if stage.changed:
+            rewrite_config(out, cfg)
+        if (out / CHECKPOINT).is_file():
+            trainer.load_state_dict(_load_checkpoint(out / CHECKPOINT, cfg, stage.changed))
+            log.info("resumed %s after epoch %d", out, trainer.epoch)
     while trainer.epoch < cfg.epochs:
         if stop_after_epochs is not None and trainer.epoch >= stop_after_epochs:
             _write_status(out, "stopped", trainer)
@@ -259,38 +293,32 @@ def _check_resume(out: Path, run_info: dict[str, Any]) -> None:
 
 
 def _save_checkpoint(out: Path, trainer: ClassifierTrainer) -> None:
-    path = out / CHECKPOINT
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(trainer.state_dict(), tmp)
-    tmp.replace(path)
+    save_state(out / CHECKPOINT, RESUME_FORMAT, {"state": trainer.state_dict()}, trainer.cfg)
     lines = "".join(json.dumps(h) + "\n" for h in trainer.history)
     write_text_atomic(out / "history.jsonl", lines)
 
 
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise LesionganError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
-
-
-def _finished(out: Path) -> bool:
-    try:
-        state = json.loads((out / STATUS).read_text()).get("state")
-    except (OSError, ValueError):
-        return False
-    return state == "done" and (out / "metrics.json").is_file()
+def _load_checkpoint(path: Path, cfg: ClassifyConfig, changed: list[str]) -> dict[str, Any]:
+    """The resume file's trainer state, after checking it was written with this config."""
+    state = load_state(path, RESUME_FORMAT)
+    diff = [k for k in config_diff(state.get("config") or {}, cfg.model_dump(mode="json"))]
+    diff = [k for k in diff if k not in changed]
+    if diff:
+        raise LesionganError(
+            f"{path}: written with other settings ({', '.join(diff[:3])} differ); "
+            "start a new run or use --force"
+        )
+    return state["state"]
 
 
 def _write_status(out: Path, state: str, trainer: ClassifierTrainer) -> None:
-    status = {
-        "state": state,
-        "epochs_done": trainer.epoch,
-        "epochs": trainer.cfg.epochs,
-        "best_epoch": trainer.best_epoch,
-    }
-    write_text_atomic(out / STATUS, json.dumps(status) + "\n")
+    write_status(
+        out,
+        state,
+        epochs_done=trainer.epoch,
+        epochs=trainer.cfg.epochs,
+        best_epoch=trainer.best_epoch,
+    )
 
 
 def _finish(
@@ -354,6 +382,7 @@ def _finish(
         classes,
         inputs.image_size,
         extra={"best_epoch": trainer.best_epoch, "strategy": cfg.strategy},
+        config=cfg,
     )
     save_training_curves(out / "training_curves.png", trainer.history, trainer.best_epoch)
     save_confusion_matrix(out / "confusion_matrix.png", metrics["confusion_matrix"], classes)

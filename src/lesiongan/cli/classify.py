@@ -58,7 +58,11 @@ def train(
     overrides: list[str] = typer.Option(
         [], "--set", help="Override a key: --set lr=3e-4 --set sampler.ratio=0.3"
     ),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run (same command; --set/flags may change keys).",
+    ),
     force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
 ) -> None:
     """Train a classifier, pick the best epoch on validation, test once, report with 95 % CIs.
@@ -85,9 +89,7 @@ def train(
         "image_size": image_size,
     }
     sets = {**parse_overrides(overrides), **{k: v for k, v in flags.items() if v is not None}}
-    if resume:
-        if config_file is not None:
-            raise typer.BadParameter("--resume uses the run's saved config.yaml")
+    if resume and config_file is None:
         if not (out_dir / "config.yaml").is_file():
             raise LesionganError(
                 f"{out_dir}: nothing to resume (no config.yaml); drop --resume to start a run"
@@ -99,8 +101,17 @@ def train(
         )
     with ClassifyProgress() as bar:
         result = run_classify(
-            dataset, out_dir, cfg, synthetic, resume=resume, force=force, events=bar.update
+            dataset,
+            out_dir,
+            cfg,
+            synthetic,
+            resume=resume,
+            force=force,
+            events=bar.update,
+            may_change=tuple(sets) if resume else (),
         )
+    if result.reused:
+        out.print(f"{out_dir}: already finished with this config; nothing to do")
     print_metrics(result.metrics, f"{cfg.strategy}, seed {cfg.seed}: test split")
     out.print(
         f"best epoch {result.best_epoch + 1} of {result.epochs_done} on validation; "

@@ -35,7 +35,10 @@ def train(
         [], "--set", help="Override a key: --set schedule.stabilize_kimg=100."
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue from the run's latest checkpoint."
+        False,
+        "--resume",
+        help="Continue from the run's latest checkpoint: the same command with --resume "
+        "(--config must equal the saved one; --set changes keys on purpose).",
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing run directory."),
     dry_run: bool = typer.Option(
@@ -55,12 +58,8 @@ def train(
     from lesiongan.gan.run import load_run_config, run_training
 
     sets = parse_overrides(overrides)
-    if resume:
-        if config_file is not None:
-            raise typer.BadParameter(
-                "--resume uses the run's saved config.yaml; use --set to change keys"
-            )
-        cfg = load_run_config(out_dir, sets)
+    if resume and config_file is None:
+        cfg = load_run_config(out_dir, sets)  # the saved config
     else:
         cfg = load_config(GanConfig, resolve_recipe(config_file) if config_file else None, sets)
     if dry_run:
@@ -69,9 +68,17 @@ def train(
     _warn_cpu(cfg)
     with TrainProgress() as bar:
         result = run_training(
-            dataset, out_dir, cfg, resume=resume, force=force, progress=bar.update
+            dataset,
+            out_dir,
+            cfg,
+            resume=resume,
+            force=force,
+            progress=bar.update,
+            may_change=tuple(sets) if resume else (),
         )
-    if result.rank == 0:
+    if result.rank == 0 and result.reused:
+        out.print(f"{out_dir}: already finished with this config; nothing to do")
+    elif result.rank == 0:
         state = "finished" if result.done else "stopped"
         out.print(
             f"{state} at {result.cur_kimg:.1f} of {result.total_kimg:.1f} kimg; "
@@ -84,9 +91,23 @@ def sample(
     run_dir: Path = typer.Argument(..., metavar="GAN_RUN", help="A 'gan train' run directory."),
     out_dir: Path = typer.Option(..., "--out", help="Synthetic image directory to create."),
     per_class: str = typer.Option(
-        ..., "--per-class", help="How many per class: melanoma=600,seborrheic_keratosis=700"
+        ...,
+        "--per-class",
+        help="How many per class (1 to 1,000,000 each): melanoma=600,seborrheic_keratosis=700",
     ),
     seed: int = typer.Option(0, "--seed", help="Base seed; image i gets seed*10_000_000 + i."),
+    select: str = typer.Option(
+        "none",
+        "--select",
+        help="Keep the best --keep share of 1/keep times as many candidates per class: "
+        "d-score (the discriminator), classifier (probability of the intended class under "
+        "--classifier, a classify run on real images only) or realism (k-NN realism in that "
+        "classifier's features against the real training images of the class).",
+    ),
+    keep: float = typer.Option(1.0, "--keep", help="Share of candidates kept with --select."),
+    classifier: Path | None = typer.Option(
+        None, "--classifier", help="A 'classify train' run (real images only) for selection."
+    ),
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="A specific checkpoint (default: latest)."
     ),
@@ -96,7 +117,10 @@ def sample(
 ) -> None:
     """Write synthetic images and manifest.csv (image_id, label, path, seed, checkpoint, d_score).
 
-    Any image can be regenerated from its seed; d_score is the discriminator's score of the image.
+    Any image can be regenerated from its seed; d_score is the discriminator's score of the
+    image. Running the same command again reuses the finished directory.
+
+        lesiongan gan sample gan-run --out syn --per-class melanoma=600 --select d-score --keep 0.3
     """
     from lesiongan.gan.sample import SampleConfig, parse_per_class, run_sample
 
@@ -106,12 +130,21 @@ def sample(
         "batch_size": batch_size,
         "checkpoint": str(checkpoint) if checkpoint else None,
         "device": device,
+        "select": select,
+        "keep": keep,
+        "classifier": str(classifier) if classifier else None,
     }
     cfg = load_config(SampleConfig, defaults=options)
     with progress_bar("sample") as progress:
-        path = run_sample(run_dir, out_dir, cfg, force=force, progress=progress)
+        result = run_sample(run_dir, out_dir, cfg, force=force, progress=progress)
     total = sum(cfg.per_class.values())
-    out.print(f"wrote {total} synthetic images to {path} (preview: {path / 'preview.png'})")
+    if result.reused:
+        out.print(f"{result.path}: already sampled with these options; nothing to do")
+    else:
+        out.print(
+            f"wrote {total} synthetic images to {result.path} "
+            f"(preview: {result.path / 'preview.png'})"
+        )
 
 
 def _print_plan(cfg) -> None:

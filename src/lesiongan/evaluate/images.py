@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from lesiongan.classify.synthetic import load_synthetic
 from lesiongan.data.manifest import load_dataset
+from lesiongan.data.synthetic import load_synthetic
 from lesiongan.errors import DataError
 from lesiongan.utils.hashing import sha256_file
 from lesiongan.utils.parallel import ProgressFn

@@ -10,6 +10,7 @@ distance between the real train and test splits is the floor (``*_wasserstein_fl
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from lesiongan.evaluate.plots import overlay_mask, save_histograms, save_rows
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
 from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import open_stage
 
 STATS = ("hair_fraction", "hair_components", "hair_length")
 
@@ -87,6 +89,9 @@ def run_hair(
     classes = check_classes(real, syn, str(inputs.dataset_root))
     test = inputs.real.get(cfg.reference_split)
     size, params = inputs.size_px, cfg.params()
+    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
+    if stage.is_done:  # an equal audit is there: reuse it
+        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
     with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
         named = {"real": real, "synthetic": syn}
         if test is not None and len(test):

@@ -1,9 +1,10 @@
 """The classifier runs of an experiment ("cells"): cached, resumable, optionally in parallel.
 
-A cell is one ``classify train`` run directory. A finished cell (``status.json`` says ``done``,
-same config) is skipped on re-run; an interrupted one resumes from its last finished epoch; one
-made with other settings is an error unless ``force``. Parallel cells run in worker processes
-with one torch thread each (two threads per process thrash a shared CPU).
+A cell is one ``classify train`` run directory. Its life is decided by
+:func:`lesiongan.utils.stage.open_stage`, as for every stage: a finished cell with the same
+config is skipped on re-run; an interrupted one resumes from its last finished epoch; one made
+with other settings is an error naming the keys, unless ``force``. Parallel cells run in
+worker processes with one torch thread each (two threads per process thrash a shared CPU).
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lesiongan.classify.config import ClassifyConfig
-from lesiongan.errors import OutputExistsError
-from lesiongan.workflows.stages import run_state
+from lesiongan.utils.stage import open_stage
 
 
 @dataclass(frozen=True)
@@ -36,21 +34,10 @@ class Cell:
 
 def cell_status(cell: Cell, force: bool) -> str:
     """``done`` (reuse), ``resume`` (interrupted, same config) or ``new``."""
-    if not cell.out.exists():
-        return "new"
-    try:
-        saved = yaml.safe_load((cell.out / "config.yaml").read_text())
-    except (OSError, yaml.YAMLError):
-        saved = None
-    if saved != cell.config.model_dump(mode="json"):
-        if force:
-            return "new"
-        raise OutputExistsError(
-            f"{cell.out}: exists but was made with other settings; use --force to redo it"
-        )
-    if run_state(cell.out) == "done" and (cell.out / "metrics.json").is_file():
-        return "done"
-    return "resume"
+    inputs = [cell.dataset] + ([cell.synthetic] if cell.synthetic else [])
+    return open_stage(
+        cell.out, cell.config, inputs, force=force, resumable=True, done_files=("metrics.json",)
+    ).state
 
 
 def _quiet_worker() -> None:
@@ -72,7 +59,7 @@ def _run_cell(cell: Cell, status: str, threads: int | None) -> tuple[str, float]
         cell.config,
         cell.synthetic,
         resume=status == "resume",
-        force=status == "new" and cell.out.exists(),
+        force=status == "new" and cell.out.exists(),  # only when the experiment was forced
         workers=1 if threads else None,  # inside a parallel worker: no nested process pool
     )
     return cell.key, time.perf_counter() - start

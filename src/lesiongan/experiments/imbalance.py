@@ -20,22 +20,23 @@ from typing import Any
 
 from lesiongan.config import load_config, save_config
 from lesiongan.data.manifest import PreparedDataset, load_dataset
-from lesiongan.errors import ConfigError, OutputExistsError
+from lesiongan.errors import ConfigError
 from lesiongan.experiments.aggregate import paired_differences, read_test_predictions, summarize
 from lesiongan.experiments.cells import Cell, run_cells
 from lesiongan.experiments.config import ExperimentBase, ImbalanceConfig
-from lesiongan.gan.config import GanConfig
-from lesiongan.gan.sample import SampleConfig
-from lesiongan.recipes import resolve_recipe
-from lesiongan.utils.outdir import check_output_dir, write_text_atomic
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.workflows.stages import (
+from lesiongan.experiments.stages import (
     StageFn,
     balance_counts,
     ensure_gan,
     ensure_sample,
     no_progress,
 )
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.sample import SampleConfig
+from lesiongan.recipes import resolve_recipe
+from lesiongan.utils.outdir import write_text_atomic
+from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import DONE, open_stage, write_status
 
 CellFn = Callable[[str, str, float, int, int], None]
 BASELINE = "none"
@@ -44,26 +45,24 @@ BASELINE = "none"
 def open_experiment(
     out: Path, cfg: ExperimentBase, inputs: list[Path], kind: str, force: bool
 ) -> None:
-    """Create the experiment directory, or check that an existing one ran this config."""
+    """Create the experiment directory, or check that an existing one ran this config.
+
+    An experiment directory is filled cell by cell (not atomically); re-running it continues
+    (finished cells are reused, interrupted ones resume) and re-aggregates.
+    """
     out = Path(out)
-    if out.exists():
-        check_output_dir(out, inputs, force=True)  # overlap checks only
-        saved = out / "config.yaml"
-        same = saved.is_file() and load_config(type(cfg), saved) == cfg
-        if same and not force:
-            return
-        if not force:
-            raise OutputExistsError(
-                f"{out}: holds an experiment with other settings (see {saved}); "
-                "use --force to start it again, or another --out"
-            )
+    stage = open_stage(out, cfg, inputs, force=force, resumable=True)
+    if not stage.is_new:
+        write_status(out, "running")
+        return
+    if out.exists():  # --force: start again
         shutil.rmtree(out)
-    check_output_dir(out, inputs)
     out.mkdir(parents=True)
     save_config(cfg, out / "config.yaml")
     save_provenance(
         out, f"experiment {kind}", {"dataset": {"path": str(Path(cfg.dataset).resolve())}}
     )
+    write_status(out, "running")
 
 
 def prepare_synthetic(
@@ -186,6 +185,7 @@ def run_imbalance(
     from lesiongan.experiments.report import build_report
 
     build_report(out)
+    write_status(out, DONE)
     return results
 
 

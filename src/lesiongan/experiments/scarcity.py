@@ -11,6 +11,7 @@ have. Then classifiers with and without synthetic images (``strategies``) run ov
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -21,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from lesiongan.classify.samplers import USES_SYNTHETIC
-from lesiongan.data.manifest import build_dataset_info, load_dataset, save_dataset
+from lesiongan.config import Config, save_config
+from lesiongan.data.manifest import (
+    build_dataset_info,
+    dataset_fingerprint,
+    load_dataset,
+    save_dataset,
+)
 from lesiongan.experiments.aggregate import summarize, summary_keys
 from lesiongan.experiments.cells import run_cells
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy
@@ -33,8 +40,9 @@ from lesiongan.experiments.imbalance import (
     prepare_synthetic,
     relative_path,
 )
-from lesiongan.utils.outdir import write_text_atomic
-from lesiongan.workflows.stages import StageFn, no_progress
+from lesiongan.experiments.stages import StageFn, no_progress
+from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
+from lesiongan.utils.stage import DONE, open_stage, write_status
 
 
 def nested_fractions(
@@ -57,29 +65,45 @@ def nested_fractions(
     return out
 
 
+class FractionConfig(Config):
+    """What defines a fraction dataset: its parent (by fingerprint), the fraction, the rows."""
+
+    parent_fingerprint: str
+    fraction: float
+    train_ids_sha256: str
+
+
 def write_fraction_dataset(
-    parent: Path, out: Path, keep_train: np.ndarray, fraction: float
+    parent: Path, out: Path, keep_train: np.ndarray, fraction: float, force: bool = False
 ) -> Path:
-    """A prepared dataset holding ``keep_train`` of the parent's train rows and all test rows."""
+    """A prepared dataset holding ``keep_train`` of the parent's train rows and all test rows.
+
+    A stage like any other: written atomically, reused when equal, refused when different.
+    """
     ds = load_dataset(parent)
     train = ds.split_rows("train")
     rows = [train[i] for i in keep_train] + ds.split_rows("test")
-    if out.exists():
-        return out  # written earlier by this experiment (its config is unchanged)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.mkdir(parents=True)
-    for top in {Path(r.path).parts[0] for r in rows}:
-        os.symlink((parent / top).resolve(), tmp / top, target_is_directory=True)
-    info = build_dataset_info(
-        rows,
-        ds.classes,
-        int(ds.info.get("image_size") or 0),
-        int(ds.info.get("seed") or 0),
-        parent=str(parent.resolve()),
+    ids = "\n".join(train[i].image_id for i in keep_train).encode()
+    cfg = FractionConfig(
+        parent_fingerprint=dataset_fingerprint(parent),
         fraction=fraction,
+        train_ids_sha256=hashlib.sha256(ids).hexdigest(),
     )
-    save_dataset(tmp, rows, info)
-    tmp.rename(out)
+    if open_stage(out, cfg, [parent], force=force).is_done:
+        return out
+    with atomic_output_dir(out, [parent], force=True) as tmp:
+        for top in {Path(r.path).parts[0] for r in rows}:
+            os.symlink((parent / top).resolve(), tmp / top, target_is_directory=True)
+        info = build_dataset_info(
+            rows,
+            ds.classes,
+            int(ds.info.get("image_size") or 0),
+            int(ds.info.get("seed") or 0),
+            parent=str(parent.resolve()),
+            fraction=fraction,
+        )
+        save_dataset(tmp, rows, info)
+        save_config(cfg, tmp / "config.yaml")
     return out
 
 
@@ -100,7 +124,7 @@ def run_scarcity(
     curve, runs = [], {}
     for f, keep in subsets.items():
         tag = f"frac-{f:g}"
-        sub = write_fraction_dataset(dataset, out / "data" / tag, keep, f)
+        sub = write_fraction_dataset(dataset, out / "data" / tag, keep, f, force)
         parts = {p for x in cfg.strategies for p in expand_strategy(x).split("+")}
         uses_syn = bool(parts & set(USES_SYNTHETIC))
         synthetic = None
@@ -129,6 +153,7 @@ def run_scarcity(
     from lesiongan.experiments.report import build_report
 
     build_report(out)
+    write_status(out, DONE)
     return results
 
 

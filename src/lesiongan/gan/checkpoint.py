@@ -7,21 +7,20 @@ temporary name and renamed, and loaded with ``weights_only=True`` (no code runs 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from lesiongan.errors import LesionganError
+from lesiongan.utils.stage import StateFileError, load_state, save_state
 
 FORMAT = "lesiongan-gan-checkpoint-v1"
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{10})\.pt$")
 
 
-class CheckpointError(LesionganError):
+class CheckpointError(StateFileError):
     """A checkpoint is missing, corrupt, or does not match the run's configuration."""
 
 
@@ -46,11 +45,10 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], keep: int | None = None) -> None:
+    """Atomic, self-describing (format tag + config); keep only the newest ``keep`` files."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save({"format": FORMAT, **state}, tmp)
-    os.replace(tmp, path)
+    payload = {k: v for k, v in state.items() if k != "config"}
+    save_state(path, FORMAT, payload, state.get("config"))
     if keep is not None:
         for old in list_checkpoints(path.parent.parent)[:-keep]:
             old.unlink(missing_ok=True)
@@ -61,14 +59,11 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
+        return load_state(path, FORMAT, map_location)
+    except StateFileError as exc:
         raise CheckpointError(
-            f"{path}: not a readable checkpoint (corrupt or truncated: {type(exc).__name__})"
+            str(exc).replace(f"not a {FORMAT} file", "not a lesiongan GAN checkpoint")
         ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a lesiongan GAN checkpoint")
-    return state
 
 
 def check_compatible(

@@ -166,3 +166,8 @@ def _as_tensor(alpha: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return alpha.to(device=like.device, dtype=like.dtype)
     # torch.full, not torch.tensor: no host-to-device copy, so no sync on CUDA
     return torch.full((), alpha, device=like.device, dtype=like.dtype)
+
+
+def build_networks(cfg: NetworkConfig, num_classes: int) -> tuple[Generator, Discriminator]:
+    """G and D of the configured family, built at full size (the trainer and sampler use this)."""
+    return Generator(cfg, num_classes), Discriminator(cfg, num_classes)

@@ -4,7 +4,10 @@ The run directory holds ``config.yaml``, ``provenance.json``, ``run.json`` (data
 the fingerprint of the train split, for the leakage guard), ``train_images.csv`` (the images the
 GAN saw), ``checkpoints/``, ``grids/``, ``stats.jsonl``, ``tensorboard/`` and ``status.json``
 (``running`` until the schedule ends, then ``done``). Checkpoints are atomic; ``--resume``
-continues from the latest one with the saved config (plus any ``--set`` overrides).
+continues from the latest one. The directory's life (new / resume / done / refused) is decided
+by :func:`lesiongan.utils.stage.open_stage`: resuming with the same config (or the saved one)
+works, keys changed on purpose with ``--set`` are accepted and written to ``config.yaml``, any
+other difference is refused naming the keys.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch
 
 from lesiongan.config import apply_overrides, read_yaml_mapping, save_config
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset, split_fingerprint
-from lesiongan.errors import ConfigError, DataError, LesionganError
+from lesiongan.errors import ConfigError, DataError, LesionganError, OutputExistsError
 from lesiongan.gan.checkpoint import (
     check_compatible,
     latest_checkpoint,
@@ -32,8 +35,9 @@ from lesiongan.gan.data import load_train_images
 from lesiongan.gan.schedule import build_phases, total_nimg
 from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
 from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
-from lesiongan.utils.outdir import atomic_output_dir, check_output_dir, write_text_atomic
+from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import DONE, open_stage, rewrite_config, write_status
 
 log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
@@ -47,6 +51,23 @@ class TrainResult:
     done: bool
     checkpoint: Path
     rank: int = 0
+    reused: bool = False  # an equal finished run was there; nothing was trained
+
+
+def read_run_info(run_dir: Path) -> dict[str, Any]:
+    """A run's record of its training data (``run.json`` + ``train_images.csv``): required by
+    every consumer, since the leakage guard needs to know the images the GAN saw."""
+    run_json, train_images = Path(run_dir) / RUN_JSON, Path(run_dir) / "train_images.csv"
+    for p in (run_json, train_images):
+        if not p.is_file():
+            raise LesionganError(
+                f"{p}: missing; without it the images the GAN saw are unknown and a classifier "
+                "could be tested on them (is this a 'gan train' run directory?)"
+            )
+    try:
+        return json.loads(run_json.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise LesionganError(f"{run_json}: not valid JSON") from None
 
 
 def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> GanConfig:
@@ -67,11 +88,18 @@ def run_training(
     dataset: Path,
     out: Path,
     cfg: GanConfig,
-    resume: bool = False,
+    resume: bool | None = False,
     force: bool = False,
     progress: ProgressFn | None = None,
     stop_at_kimg: float | None = None,
+    may_change: tuple[str, ...] = (),
 ) -> TrainResult:
+    """Train (or continue, or reuse) the run in ``out``.
+
+    ``resume``: False = a new run (an equal finished one is reused; an unfinished one is
+    refused), True = continue an existing run (refused when there is none), None = whatever the
+    directory needs (experiments). ``may_change``: config keys that may differ on resume.
+    """
     dataset, out = Path(dataset), Path(out)
     device_type = (
         "cuda"
@@ -83,14 +111,16 @@ def run_training(
     info = init_distributed(device_type)
     ok = False
     try:
-        result = _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info)
+        result = _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info, may_change)
         ok = True
         return result
     finally:
         shutdown(info, ok)
 
 
-def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInfo) -> TrainResult:
+def _run(
+    dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInfo, may_change
+) -> TrainResult:
     ds = load_dataset(dataset)
     data = load_train_images(ds, cfg.network.resolution, cfg.data.classes)
     run_info = {
@@ -103,19 +133,31 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
         "conditional": cfg.network.conditional,
     }
     # Every rank checks (read-only), so a refusal stops all ranks instead of leaving them waiting.
-    if resume:
+    end = total_nimg(build_phases(cfg.network, cfg.schedule))
+    stage = open_stage(out, cfg, [dataset], force=force, resumable=True, may_change=may_change)
+    if resume and stage.is_new and not force:
+        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start one")
+    if not stage.is_new:
         _check_resume(out, run_info)
-    else:
-        check_output_dir(out, [dataset], force)
+    if stage.state == DONE:
+        ckpt = list_checkpoints(out)
+        return TrainResult(
+            out, end / 1000, end / 1000, True, ckpt[-1] if ckpt else out, info.rank, reused=True
+        )
+    if not stage.is_new and resume is False:
+        raise OutputExistsError(
+            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
+            "or --force to start again"
+        )
     barrier(info)  # all ranks have checked before rank 0 creates the directory
-    if not resume and info.is_main:
+    if stage.is_new and info.is_main:
         # The run directory appears complete with its config, or not at all.
         with atomic_output_dir(out, [dataset], force) as tmp:
             _write_run_files(tmp, cfg, run_info, data)
     barrier(info)
     device = resolve_device(cfg.runtime.device, info)
     trainer = Trainer(cfg, data, out, info, device, progress if info.is_main else None)
-    if resume:
+    if not stage.is_new and list_checkpoints(out):
         path = latest_checkpoint(out)
         state = load_checkpoint(path, device)
         check_compatible(
@@ -127,7 +169,9 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
         )
         trainer.load_state_dict(state)
         log.info("resumed from %s at kimg %.1f", path.name, trainer.cur_nimg / 1000)
-    end = total_nimg(build_phases(cfg.network, cfg.schedule))
+    if stage.changed and info.is_main:  # after the checks: nothing is rewritten on a refusal
+        rewrite_config(out, cfg)
+        log.info("resuming with changed keys: %s", ", ".join(stage.changed))
     _write_status(out, info, "running", trainer.cur_nimg, end)
     writer = _tensorboard(out, cfg, info)
     try:
@@ -136,7 +180,7 @@ def _run(dataset, out, cfg, resume, force, progress, stop_at_kimg, info: DistInf
         if writer is not None:
             writer.close()
     done = trainer.cur_nimg >= end
-    _write_status(out, info, "done" if done else "stopped", trainer.cur_nimg, end)
+    _write_status(out, info, DONE if done else "stopped", trainer.cur_nimg, end)
     barrier(info)
     ckpt = list_checkpoints(out)[-1] if info.is_main else out
     return TrainResult(out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank)
@@ -164,12 +208,7 @@ def _write_run_files(out: Path, cfg: GanConfig, run_info: dict, data) -> None:
 
 
 def _check_resume(out: Path, run_info: dict) -> None:
-    path = out / RUN_JSON
-    if not path.is_file():
-        raise LesionganError(
-            f"{out}: nothing to resume (no {RUN_JSON}); drop --resume to start a run"
-        )
-    saved = json.loads(path.read_text())
+    saved = read_run_info(out)
     if saved.get("train_split_fingerprint") != run_info["train_split_fingerprint"]:
         raise DataError(
             f"{out}: was trained on other data than {run_info['dataset']} "
@@ -183,13 +222,7 @@ def _check_resume(out: Path, run_info: dict) -> None:
 
 def _write_status(out: Path, info: DistInfo, state: str, cur_nimg: int, end: int) -> None:
     if info.is_main:
-        write_text_atomic(
-            out / "status.json",
-            json.dumps(
-                {"state": state, "kimg": cur_nimg / 1000, "total_kimg": end / 1000}, indent=2
-            )
-            + "\n",
-        )
+        write_status(out, state, kimg=cur_nimg / 1000, total_kimg=end / 1000)
 
 
 def _tensorboard(out: Path, cfg: GanConfig, info: DistInfo):

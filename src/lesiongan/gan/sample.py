@@ -1,82 +1,106 @@
-"""``lesiongan gan sample``: draw labelled synthetic images from a trained run.
+"""``lesiongan gan sample``: the stage that writes a synthetic directory from a trained run.
 
-Each image has its own seed (``seed * 10_000_000 + index``): its latent is drawn from a
-generator seeded with it, so any image can be regenerated alone (:func:`generate`). Images come
-from ``G_ema``; ``d_score`` is the discriminator's raw score of the saved (8-bit) image with its
-intended label and no augmentation, used later for soft labels and filtering.
+A thin layer over the inference API (:mod:`lesiongan.gan.inference`) and the synthetic
+directory format (:mod:`lesiongan.data.synthetic`). Image ``i`` (counted over the classes in
+the order given) gets seed ``seed * 10_000_000 + i``, so any image can be regenerated alone.
+Images come from ``G_ema``; ``d_score`` is the discriminator's raw score of the saved (8-bit)
+image with its intended label, used later for soft labels and filtering.
 
-D's minibatch-stddev layer makes a score depend on the other images in its group. So that an
-image's ``d_score`` is its own, :func:`score_images` puts every image in a group with fixed
-companions: ``group - 1`` images generated from reserved seeds with the same label.
+With ``select`` (:mod:`lesiongan.gan.selection`), ``ceil(n / keep)`` candidates are drawn per
+class and the ``n`` with the highest ``select_score`` are kept (their seeds are unchanged).
+Images are written as they are generated and rows streamed to ``manifest.csv``, so memory does
+not grow with the number of images.
 
-The output directory records which GAN, checkpoint, dataset and train split produced it, and
-carries the GAN's ``train_images.csv`` so a classifier can refuse to test on those images.
-It also holds ``real_scores.csv``: D's scores of the GAN's real training images, the
-calibration of soft labels (:mod:`lesiongan.gan.real_scores`).
+The directory records which GAN, checkpoint, dataset and train split produced it, carries the
+GAN's ``train_images.csv`` (the leakage guard) and ``real_scores.csv`` (D's scores of the GAN's
+real training images, the calibration of soft labels).
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import json
+import math
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 from PIL import Image
-from pydantic import Field, ValidationError
+from pydantic import Field, field_validator, model_validator
 
 from lesiongan.config import Config, save_config
+from lesiongan.data import synthetic as fmt
+from lesiongan.data.images import read_prepared
 from lesiongan.errors import LesionganError
-from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
-from lesiongan.gan.config import GanConfig
-from lesiongan.gan.grid import save_grid, to_uint8
-from lesiongan.gan.networks import Discriminator, Generator
-from lesiongan.gan.real_scores import REAL_SCORES, score_training_images, write_real_scores
-from lesiongan.gan.schedule import build_phases, phase_at
+from lesiongan.gan.grid import save_grid
+from lesiongan.gan.inference import (
+    LoadedGan,
+    find_training_rows,
+    generate_uint8,
+    load_gan,
+    score_images,
+    score_training_images,
+    uint8_to_input,
+)
+from lesiongan.gan.run import RUN_JSON, read_run_info
+from lesiongan.gan.selection import ClassifierScorer, check_classifier_leakage, compute_realism
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.hashing import sha256_file
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import open_stage
 
 SEED_STRIDE = 10_000_000
-MANIFEST_COLUMNS = (
-    "image_id",
-    "label",
-    "path",
-    "seed",
-    "checkpoint_sha256",
-    "d_score",
-    "resolution",
-    "checkpoint_kimg",
-)
+MAX_PER_CLASS = 1_000_000  # a sane bound: 1 M images of 256 px are ~100 GB of PNG
+PREVIEW_PER_CLASS = 8
 
 
 class SampleConfig(Config):
     per_class: dict[str, int]
-    seed: int = 0
+    seed: int = Field(0, ge=0)
     batch_size: int = Field(64, ge=1)
     checkpoint: str | None = None
     device: str = "auto"
     score_real: bool = True  # also score the GAN's real training images (soft labels)
+    select: Literal["none", "d-score", "classifier", "realism"] = "none"
+    keep: float = Field(1.0, gt=0, le=1)  # share of the candidates kept per class
+    classifier: str | None = None  # classify run for classifier / realism selection
+    realism_k: int = Field(3, ge=1)
+
+    @field_validator("per_class")
+    @classmethod
+    def _counts(cls, v: dict[str, int]) -> dict[str, int]:
+        if not v:
+            raise ValueError("give at least one class")
+        for name, n in v.items():
+            if not 1 <= n <= MAX_PER_CLASS:
+                raise ValueError(f"{name}={n}: the count must be from 1 to {MAX_PER_CLASS:,}")
+        return v
+
+    @model_validator(mode="after")
+    def _selection(self) -> SampleConfig:
+        if self.select == "none" and self.keep != 1.0:
+            raise ValueError("keep < 1 needs a selection method (select)")
+        if self.select != "none" and self.keep == 1.0:
+            raise ValueError(f"select={self.select} keeps everything with keep=1: set keep < 1")
+        if self.select in ("classifier", "realism") and not self.classifier:
+            raise ValueError(f"select={self.select} needs classifier (a classify train run)")
+        if sum(self.candidates().values()) >= SEED_STRIDE:
+            raise ValueError(f"at most {SEED_STRIDE - 1:,} candidate images per sample")
+        return self
+
+    def candidates(self) -> dict[str, int]:
+        """Images drawn per class: ``ceil(n / keep)`` (n without selection)."""
+        return {c: math.ceil(n / self.keep - 1e-9) for c, n in self.per_class.items()}
 
 
 @dataclass
-class LoadedGan:
-    G: Generator
-    D: Discriminator
-    classes: list[str]
-    stage: int
-    resolution: int
-    checkpoint: Path
-    checkpoint_sha256: str
-    kimg: float
-    alpha: float = 1.0
-    conditional: bool = True
+class SampleResult:
+    path: Path
+    reused: bool  # an equal finished sample was there; nothing was computed
+    counts: dict[str, int]
 
 
 def parse_per_class(text: str) -> dict[str, int]:
@@ -84,91 +108,24 @@ def parse_per_class(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, n = part.partition("=")
-        if not sep or not name.strip():
+        name = name.strip()
+        if not sep or not name:
             raise LesionganError(f"--per-class {part!r}: expected CLASS=N")
         try:
             count = int(n)
         except ValueError:
             raise LesionganError(f"--per-class {part!r}: N must be a whole number") from None
-        if count < 0:
-            raise LesionganError(f"--per-class {part!r}: N must be >= 0")
-        out[name.strip()] = out.get(name.strip(), 0) + count
+        if not 1 <= count <= MAX_PER_CLASS:
+            raise LesionganError(
+                f"--per-class {part!r}: N must be from 1 to {MAX_PER_CLASS:,} "
+                "(leave a class out to sample none of it)"
+            )
+        if name in out:
+            raise LesionganError(f"--per-class: {name} is given twice")
+        out[name] = count
     if not out:
         raise LesionganError("--per-class: give at least one CLASS=N")
     return out
-
-
-def load_gan(
-    run_dir: Path, checkpoint: Path | None = None, device: str | torch.device = "cpu"
-) -> LoadedGan:
-    path = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
-    state = load_checkpoint(path, device)
-    try:
-        cfg = GanConfig.model_validate(state["config"])
-    except ValidationError as exc:
-        raise CheckpointError(
-            f"{path}: its config is not one this version reads ({exc.error_count()} error(s))"
-        ) from None
-    classes = list(state["classes"])
-    G = Generator(cfg.network, len(classes)).to(device)
-    D = Discriminator(cfg.network, len(classes)).to(device)
-    try:
-        G.load_state_dict(state["G_ema"])
-        D.load_state_dict(state["D"])
-    except RuntimeError as exc:
-        raise LesionganError(
-            f"{path}: weights do not match the saved config ({str(exc).splitlines()[0]})"
-        ) from None
-    # A checkpoint saved during a fade-in is sampled with that phase's blend, as it was trained.
-    phase, alpha = phase_at(
-        build_phases(cfg.network, cfg.schedule), max(int(state["cur_nimg"]) - 1, 0)
-    )
-    return LoadedGan(
-        G.eval().requires_grad_(False),
-        D.eval().requires_grad_(False),
-        classes,
-        phase.stage,
-        phase.resolution,
-        path,
-        sha256_file(path),
-        state["cur_nimg"] / 1000,
-        alpha,
-        cfg.network.conditional and len(classes) > 1,
-    )
-
-
-@torch.no_grad()
-def generate(gan: LoadedGan, seeds: list[int], labels: list[int]) -> torch.Tensor:
-    """Images in [-1, 1] for the given per-image seeds and class indices."""
-    dev = next(gan.G.parameters()).device
-    z = torch.stack(
-        [
-            torch.randn(gan.G.cfg.latent_dim, generator=torch.Generator().manual_seed(s))
-            for s in seeds
-        ]
-    )
-    c = torch.tensor(labels, dtype=torch.int64)
-    return gan.G(z.to(dev), c.to(dev), gan.stage, gan.alpha)
-
-
-COMPANION_SEED = 2**40
-
-
-@torch.no_grad()
-def score_images(gan: LoadedGan, images: torch.Tensor, labels: list[int]) -> torch.Tensor:
-    """D's score of each image, in a minibatch-stddev group with fixed same-class companions."""
-    group = gan.D.cfg.mbstd_group
-    c = torch.tensor(labels, dtype=torch.int64, device=images.device)
-    if group <= 1:
-        return gan.D(images, c, gan.stage, gan.alpha).float()
-    n = images.shape[0]
-    # minibatch_stddev groups sample i with i + n, i + 2n, ... when the batch is group * n.
-    parts = [images]
-    for k in range(group - 1):
-        comp = generate(gan, [COMPANION_SEED + k] * n, labels)
-        parts.append(comp.to(images.dtype))
-    scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, gan.alpha).float()
-    return scores[:n]
 
 
 def run_sample(
@@ -177,12 +134,17 @@ def run_sample(
     config: SampleConfig,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> Path:
+) -> SampleResult:
+    """Write a synthetic directory (or reuse an equal finished one)."""
     run_dir, out = Path(run_dir), Path(out)
     if not run_dir.is_dir():
         raise LesionganError(f"{run_dir}: no such GAN run directory")
+    inputs = [run_dir] + ([Path(config.classifier)] if config.classifier else [])
+    stage = open_stage(out, config, inputs, force=force)
+    if stage.is_done:
+        return SampleResult(out, True, dict(config.per_class))
+    run_info = read_run_info(run_dir)
     device = resolve_device(config.device)
-    run_info = _leakage_records(run_dir)
     gan = load_gan(run_dir, Path(config.checkpoint) if config.checkpoint else None, device)
     _check_checkpoint_belongs(gan, run_dir, run_info)
     if not gan.conditional and len(gan.classes) > 1:
@@ -196,118 +158,205 @@ def run_sample(
             f"--per-class: class(es) {', '.join(unknown)} not in this GAN "
             f"({', '.join(gan.classes)})"
         )
-    jobs = [(cls, k) for cls, n in config.per_class.items() for k in range(n)]
-    total = len(jobs)
-    with atomic_output_dir(out, [run_dir], force) as tmp:
-        rows, previews = [], {c: [] for c in config.per_class}
-        for start in range(0, total, config.batch_size):
-            batch = jobs[start : start + config.batch_size]
-            seeds = [config.seed * SEED_STRIDE + start + j for j in range(len(batch))]
-            labels = [gan.classes.index(cls) for cls, _ in batch]
-            pixels = to_uint8(generate(gan, seeds, labels))
-            x = torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
-            with torch.no_grad():
-                scores = score_images(gan, x, labels).cpu().tolist()
-            for (cls, _), seed, px, score in zip(batch, seeds, pixels, scores):
-                image_id = f"SYN_{config.seed}_{seed % SEED_STRIDE:07d}"
-                rel = Path("images") / cls / f"{image_id}.png"
-                (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-                buf = io.BytesIO()
-                Image.fromarray(px).save(buf, format="PNG")
-                (tmp / rel).write_bytes(buf.getvalue())
-                rows.append(
-                    [
-                        image_id,
-                        cls,
-                        rel.as_posix(),
-                        seed,
-                        gan.checkpoint_sha256,
-                        f"{score:.6g}",
-                        gan.resolution,
-                        gan.kimg,
-                    ]
-                )
-                if len(previews[cls]) < 8:
-                    previews[cls].append(px)
-            if progress:
-                progress(min(start + config.batch_size, total), total)
+    selector = _Selector(config, gan, run_dir, device)
+    with atomic_output_dir(out, inputs, force=True) as tmp:
+        previews = _sample_all(tmp, gan, config, selector, progress)
         real = score_training_images(gan, run_dir, config.batch_size) if config.score_real else None
         if isinstance(real, list):
-            write_real_scores(tmp / REAL_SCORES, real)
-        _write_outputs(tmp, run_dir, gan, config, rows, previews, real)
-    return out
+            fmt.write_real_scores(tmp, real)
+        _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real)
+    return SampleResult(out, False, dict(config.per_class))
 
 
-def _write_outputs(
-    tmp: Path, run_dir: Path, gan: LoadedGan, config: SampleConfig, rows, previews, real=None
-) -> None:
-    with open(tmp / "manifest.csv", "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(MANIFEST_COLUMNS)
-        w.writerows(rows)
-    run_info = (
-        json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").is_file() else {}
+def _sample_all(tmp, gan, config, selector, progress) -> dict[str, list[np.ndarray]]:
+    """Generate, score, select and write every class's images; stream the manifest."""
+    candidates = config.candidates()
+    total, done, index = sum(candidates.values()), 0, 0
+    previews: dict[str, list[np.ndarray]] = {}
+    with fmt.ManifestWriter(tmp, selected=selector.method != "none") as manifest:
+        for cls, n_cand in candidates.items():
+            rows: list[dict] = []
+            for start in range(0, n_cand, config.batch_size):
+                k = min(config.batch_size, n_cand - start)
+                seeds = [config.seed * SEED_STRIDE + index + start + j for j in range(k)]
+                pixels = generate_uint8(gan, seeds, [cls] * k)
+                x = uint8_to_input(pixels, gan.device)
+                d_scores = score_images(gan, x, [cls] * k).cpu().tolist()
+                select = selector.scores(pixels, cls, d_scores)
+                for j, seed in enumerate(seeds):
+                    image_id = f"SYN_{config.seed}_{seed % SEED_STRIDE:07d}"
+                    rel = fmt.image_relpath(cls, image_id)
+                    _write_png(tmp / rel, pixels[j])
+                    row = {
+                        "image_id": image_id,
+                        "label": cls,
+                        "path": rel,
+                        "seed": seed,
+                        "checkpoint_sha256": gan.checkpoint_sha256,
+                        "d_score": d_scores[j],
+                        "resolution": gan.resolution,
+                        "checkpoint_kimg": gan.kimg,
+                        fmt.SELECT_SCORE: None if select is None else float(select[j]),
+                    }
+                    if select is None:
+                        manifest.write(row)
+                        if len(previews.setdefault(cls, [])) < PREVIEW_PER_CLASS:
+                            previews[cls].append(pixels[j])
+                    else:
+                        rows.append(row)
+                done += k
+                if progress:
+                    progress(done, total)
+            if rows:
+                previews[cls] = _keep_best(tmp, rows, config.per_class[cls], manifest)
+            index += n_cand
+    return previews
+
+
+def _keep_best(tmp: Path, rows: list[dict], n: int, manifest) -> list[np.ndarray]:
+    """Keep the ``n`` rows with the highest select_score (ties: lower seed); delete the rest."""
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i][fmt.SELECT_SCORE], rows[i]["seed"]))
+    kept = set(order[:n])
+    previews = []
+    for i, row in enumerate(rows):
+        if i in kept:
+            manifest.write(row)
+            if len(previews) < PREVIEW_PER_CLASS:
+                previews.append(np.asarray(Image.open(tmp / row["path"]).convert("RGB")))
+        else:
+            (tmp / row["path"]).unlink()
+    return previews
+
+
+def _write_png(path: Path, pixels: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    path.write_bytes(buf.getvalue())
+
+
+class _Selector:
+    """Computes ``select_score`` for a batch of one class (None when not selecting)."""
+
+    def __init__(self, config: SampleConfig, gan: LoadedGan, run_dir: Path, device) -> None:
+        self.method = config.select
+        self.k = config.realism_k
+        self.clf: ClassifierScorer | None = None
+        self.real_features: dict[str, np.ndarray] = {}
+        if self.method in ("classifier", "realism"):
+            gan_sha = _gan_train_sha256(run_dir)
+            check_classifier_leakage(Path(config.classifier), gan_sha)
+            self.clf = ClassifierScorer(Path(config.classifier), device)
+            missing = [c for c in config.per_class if c not in self.clf.classes]
+            if missing:
+                raise LesionganError(
+                    f"{config.classifier}: the selection classifier does not know class(es) "
+                    f"{', '.join(missing)}"
+                )
+        if self.method == "realism":
+            self.real_features = self._real_features(run_dir, list(config.per_class), gan)
+
+    def _real_features(self, run_dir: Path, classes: list[str], gan) -> dict[str, np.ndarray]:
+        found = find_training_rows(run_dir)
+        if isinstance(found, str):
+            raise LesionganError(f"{run_dir}: realism selection needs the real images: {found}")
+        rows, ds = found
+        out = {}
+        for cls in classes:
+            part = [r for r in rows if r.label == cls]
+            feats = []
+            for start in range(0, len(part), 128):
+                px = np.stack(
+                    [
+                        read_prepared(ds.image_path(r), gan.resolution)
+                        for r in part[start : start + 128]
+                    ]
+                )
+                feats.append(self.clf.features(torch.from_numpy(px)))
+            if sum(len(f) for f in feats) <= self.k:
+                raise LesionganError(
+                    f"{run_dir}: realism selection needs more than k={self.k} real {cls} images"
+                )
+            out[cls] = np.concatenate(feats)
+        return out
+
+    def scores(self, pixels: np.ndarray, cls: str, d_scores: list[float]) -> np.ndarray | None:
+        if self.method == "none":
+            return None
+        if self.method == "d-score":
+            return np.asarray(d_scores, dtype=np.float64)
+        x = torch.from_numpy(pixels).permute(0, 3, 1, 2)
+        if self.method == "classifier":
+            return self.clf.probabilities(x)[:, self.clf.classes.index(cls)]
+        return compute_realism(self.real_features[cls], self.clf.features(x), self.k)
+
+    def info(self, config: SampleConfig) -> dict | None:
+        if self.method == "none":
+            return None
+        return {
+            "method": self.method,
+            "keep": config.keep,
+            "candidates": config.candidates(),
+            "classifier": str(Path(config.classifier).resolve()) if config.classifier else None,
+            "classifier_sha256": self.clf.sha256 if self.clf else None,
+            "realism_k": self.k if self.method == "realism" else None,
+        }
+
+
+def _gan_train_sha256(run_dir: Path) -> set[str]:
+    import csv
+
+    with open(run_dir / "train_images.csv", newline="", encoding="utf-8") as f:
+        return {r["source_sha256"] for r in csv.DictReader(f)}
+
+
+def _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real) -> None:
+    fmt.write_info(
+        tmp,
+        {
+            "gan_run": str(run_dir.resolve()),
+            "checkpoint": str(gan.checkpoint.resolve()),
+            "checkpoint_sha256": gan.checkpoint_sha256,
+            "checkpoint_kimg": gan.kimg,
+            "arch": gan.config.network.model_dump().get("arch", "pggan") if gan.config else None,
+            "resolution": gan.resolution,
+            "classes": gan.classes,
+            "counts": config.per_class,
+            "seed": config.seed,
+            "dataset": run_info.get("dataset"),
+            "dataset_fingerprint": run_info.get("dataset_fingerprint"),
+            "train_split_fingerprint": run_info.get("train_split_fingerprint"),
+            "selection": selector.info(config),
+            "real_scores": fmt.REAL_SCORES if isinstance(real, list) else None,
+            "real_scores_missing_reason": real if isinstance(real, str) else None,
+        },
     )
-    (tmp / "synthetic.json").write_text(
-        json.dumps(
-            {
-                "format": "lesiongan-synthetic-v1",
-                "gan_run": str(run_dir.resolve()),
-                "checkpoint": str(gan.checkpoint.resolve()),
-                "checkpoint_sha256": gan.checkpoint_sha256,
-                "checkpoint_kimg": gan.kimg,
-                "resolution": gan.resolution,
-                "classes": gan.classes,
-                "counts": config.per_class,
-                "seed": config.seed,
-                "dataset": run_info.get("dataset"),
-                "dataset_fingerprint": run_info.get("dataset_fingerprint"),
-                "train_split_fingerprint": run_info.get("train_split_fingerprint"),
-                "real_scores": REAL_SCORES if isinstance(real, list) else None,
-                "real_scores_missing_reason": real if isinstance(real, str) else None,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    if (run_dir / "train_images.csv").is_file():
-        shutil.copyfile(run_dir / "train_images.csv", tmp / "gan_train_images.csv")
+    shutil.copyfile(run_dir / "train_images.csv", tmp / fmt.GAN_TRAIN_IMAGES)
     tiles = [t for c in previews for t in previews[c]]
     if tiles:
         width = max(len(v) for v in previews.values())
         grid = []
         for c in previews:
-            row = previews[c] + [np.zeros_like(tiles[0])] * (width - len(previews[c]))
-            grid += row
+            grid += previews[c] + [np.zeros_like(tiles[0])] * (width - len(previews[c]))
         arr = torch.from_numpy(np.stack(grid)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-        save_grid(arr, len(previews), tmp / "preview.png")
+        save_grid(arr, len(previews), tmp / fmt.PREVIEW)
     save_config(config, tmp / "config.yaml")
-    save_provenance(
-        tmp,
-        "gan sample",
-        {"gan_run": {"path": str(run_dir.resolve()), "checkpoint_sha256": gan.checkpoint_sha256}},
-    )
-
-
-def _leakage_records(run_dir: Path) -> dict:
-    """The GAN run's record of its training data: required, since the leakage guard needs it."""
-    run_json, train_images = run_dir / "run.json", run_dir / "train_images.csv"
-    for p in (run_json, train_images):
-        if not p.is_file():
-            raise LesionganError(
-                f"{p}: missing; without it the images the GAN saw are unknown and a classifier "
-                "could be tested on them (is this a 'gan train' run directory?)"
-            )
-    return json.loads(run_json.read_text())
+    prov = {"gan_run": {"path": str(run_dir.resolve()), "checkpoint_sha256": gan.checkpoint_sha256}}
+    if selector.clf is not None:
+        prov["classifier"] = {
+            "path": str(selector.clf.path.resolve()),
+            "sha256": selector.clf.sha256,
+        }
+    save_provenance(tmp, "gan sample", prov)
 
 
 def _check_checkpoint_belongs(gan: LoadedGan, run_dir: Path, run_info: dict) -> None:
     if gan.checkpoint.resolve().parent.parent != run_dir.resolve():
         raise LesionganError(
             f"{gan.checkpoint}: not a checkpoint of {run_dir}; sample from the run that made it "
-            "(its run.json and train_images.csv describe the training data)"
+            f"(its {RUN_JSON} and train_images.csv describe the training data)"
         )
     if run_info.get("classes") and list(run_info["classes"]) != gan.classes:
         raise LesionganError(
-            f"{gan.checkpoint}: classes {gan.classes} differ from {run_dir / 'run.json'}"
+            f"{gan.checkpoint}: classes {gan.classes} differ from {run_dir / RUN_JSON}"
         )

@@ -25,10 +25,10 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from lesiongan.classify.synthetic import load_synthetic, normalize_sha256
 from lesiongan.config import Config
 from lesiongan.data.images import ImageProblem, load_rgb
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset
+from lesiongan.data.synthetic import load_synthetic, normalize_sha256
 from lesiongan.errors import DataError, OutputExistsError
 from lesiongan.turing import db
 from lesiongan.utils.hashing import sha256_file

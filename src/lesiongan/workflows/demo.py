@@ -15,17 +15,17 @@ from lesiongan.data.manifest import load_dataset
 from lesiongan.data.prepare import PrepareConfig, run_prepare
 from lesiongan.data.synth import SynthConfig, run_synth
 from lesiongan.experiments.config import ImbalanceConfig
-from lesiongan.gan.config import GanConfig
-from lesiongan.gan.sample import SampleConfig
-from lesiongan.recipes import RECIPES
-from lesiongan.workflows.stages import (
+from lesiongan.experiments.stages import (
     StageFn,
     balance_counts,
     ensure_gan,
     ensure_sample,
-    is_reusable,
     no_progress,
 )
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.sample import SampleConfig
+from lesiongan.recipes import RECIPES
+from lesiongan.utils.stage import open_stage
 
 
 @dataclass
@@ -98,12 +98,12 @@ def run_demo(
     plan: DemoPlan, force: bool = False, workers: int | None = None, stage: StageFn = no_progress
 ) -> DemoResult:
     result = DemoResult(plan)
-    if is_reusable(plan.source, plan.synth, force):
+    if open_stage(plan.source, plan.synth, force=force).is_done:
         result.reused.append("synth")
     else:
         with stage("synth") as progress:
             run_synth(plan.source, plan.synth, force=force, workers=workers, progress=progress)
-    if is_reusable(plan.dataset, plan.prepare, force):
+    if open_stage(plan.dataset, plan.prepare, [plan.source], force=force).is_done:
         result.reused.append("prepare")
     else:
         with stage("prepare") as progress:
@@ -158,10 +158,7 @@ def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
         ("memorization", MemorizationConfig(**common), run_memorization),
     ):
         out = plan.experiment_dir / "audit" / name
-        if out.exists() and not force and (out / "metrics.json").is_file():
-            done.append(name)
-            continue
-        with stage(f"audit {name}") as progress:
-            run(plan.dataset, plan.synthetic, out, cfg, force=out.exists(), progress=progress)
+        with stage(f"audit {name}") as progress:  # reused when equal (same config)
+            run(plan.dataset, plan.synthetic, out, cfg, force=force, progress=progress)
         done.append(name)
     return done

@@ -1,5 +1,15 @@
-"""Synthetic image directories (``gan sample`` output, or any folder that follows DESIGN.md's
-``synthetic/manifest.csv`` contract) and the leakage guard.
+"""The synthetic image directory format (``gan sample`` output, or any folder that follows
+DESIGN.md's ``synthetic/manifest.csv`` contract): one definition for its writer and readers,
+and the leakage guard.
+
+A synthetic directory holds::
+
+    manifest.csv            one row per image: MANIFEST_COLUMNS (+ select_score when selected)
+    images/<class>/<id>.png
+    synthetic.json          which GAN, checkpoint, dataset and train split; counts; selection
+    gan_train_images.csv    source_sha256 of every image the GAN saw (the leakage guard)
+    real_scores.csv         D's scores of the GAN's real training images (soft labels; optional)
+    preview.png, config.yaml, provenance.json
 
 Leakage guard (DESIGN.md): a classifier is never evaluated on images that the GAN behind its
 synthetic data was trained on. The synthetic directory carries ``gan_train_images.csv`` (the
@@ -13,6 +23,7 @@ import csv
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +31,17 @@ from typing import Any
 from lesiongan.data.manifest import ManifestRow
 from lesiongan.errors import DataError, LesionganError
 
+FORMAT = "lesiongan-synthetic-v1"
 MANIFEST = "manifest.csv"
+INFO = "synthetic.json"
 GAN_TRAIN_IMAGES = "gan_train_images.csv"
 REAL_SCORES = "real_scores.csv"
+PREVIEW = "preview.png"
 REQUIRED = ("image_id", "label", "path", "seed", "checkpoint_sha256", "d_score")
+# what ``gan sample`` writes: the contract's columns, then where the image came from
+MANIFEST_COLUMNS = (*REQUIRED, "resolution", "checkpoint_kimg")
+SELECT_SCORE = "select_score"  # added when the images were selected (higher = kept first)
+REAL_SCORE_COLUMNS = ("image_id", "label", "source_sha256", "d_score")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -45,6 +63,7 @@ class SyntheticRow:
     seed: int
     checkpoint_sha256: str
     d_score: float
+    select_score: float | None = None
 
 
 @dataclass
@@ -76,11 +95,7 @@ def load_synthetic(root: Path, classes: tuple[str, ...] | None = None) -> Synthe
     for r in rows:
         if not (root / r.path).is_file():
             raise DataError(f"{root / MANIFEST}: image {r.image_id}: file {r.path} is missing")
-    info_path = root / "synthetic.json"
-    try:
-        info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{info_path}: not valid JSON ({exc})") from None
+    info = read_info(root)
     real = _read_real_scores(root / REAL_SCORES) if (root / REAL_SCORES).is_file() else None
     return SyntheticSet(root, rows, info, _read_gan_train(root / GAN_TRAIN_IMAGES), real)
 
@@ -118,6 +133,7 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
         for row in reader:
             line = reader.line_num
             try:
+                select = row.get(SELECT_SCORE)
                 r = SyntheticRow(
                     row["image_id"],
                     row["label"],
@@ -125,10 +141,12 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
                     int(row["seed"]),
                     row["checkpoint_sha256"],
                     float(row["d_score"]),
+                    float(select) if select not in (None, "") else None,
                 )
             except (ValueError, TypeError):  # TypeError: a short row leaves cells as None
                 raise DataError(
-                    f"{path}: line {line}: seed must be an integer and d_score a number"
+                    f"{path}: line {line}: seed must be an integer and d_score a number "
+                    f"(and {SELECT_SCORE} where given)"
                 ) from None
             if not math.isfinite(r.d_score):
                 raise DataError(f"{path}: line {line}: d_score is not finite")
@@ -188,3 +206,64 @@ def _read_real_scores(path: Path) -> list[float]:
     if not scores:
         raise DataError(f"{path}: lists no scores")
     return scores
+
+
+def read_info(root: Path) -> dict[str, Any]:
+    """``synthetic.json`` of a directory ({} when absent); bad JSON is a one-line error."""
+    path = Path(root) / INFO
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    return data if isinstance(data, dict) else {}
+
+
+class ManifestWriter:
+    """Streams ``manifest.csv`` rows to disk (a sample of millions never sits in memory)."""
+
+    def __init__(self, root: Path, selected: bool = False) -> None:
+        self.columns = (*MANIFEST_COLUMNS, SELECT_SCORE) if selected else MANIFEST_COLUMNS
+        self._file = open(Path(root) / MANIFEST, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.writer(self._file, lineterminator="\n")
+        self._writer.writerow(self.columns)
+        self.n = 0
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        self._writer.writerow([_cell(row.get(c)) for c in self.columns])
+        self.n += 1
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> ManifestWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return "" if v is None else v
+
+
+def write_info(root: Path, info: Mapping[str, Any]) -> None:
+    """``synthetic.json`` with the format tag first."""
+    data = {"format": FORMAT, **info}
+    (Path(root) / INFO).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def write_real_scores(root: Path, rows: list[list[Any]]) -> None:
+    """``real_scores.csv``: rows of REAL_SCORE_COLUMNS."""
+    with open(Path(root) / REAL_SCORES, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(REAL_SCORE_COLUMNS)
+        w.writerows(rows)
+
+
+def image_relpath(label: str, image_id: str) -> str:
+    """Where an image lives inside a synthetic directory (POSIX, relative)."""
+    return f"images/{label}/{image_id}.png"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lesiongan.classify.synthetic import LeakageError, check_leakage, load_synthetic
 from lesiongan.data.manifest import load_dataset
 from lesiongan.data.prepare import PrepareConfig, run_prepare
+from lesiongan.data.synthetic import LeakageError, check_leakage, load_synthetic
 from lesiongan.errors import DataError
 
 

@@ -1,0 +1,283 @@
+"""The life of a stage's output directory, decided in one place for every stage.
+
+Every stage (``data synth|prepare``, ``gan train|sample``, ``classify train``, ``eval *``, an
+experiment and its cells, the demo) writes one directory holding its resolved ``config.yaml``.
+:func:`open_stage` decides what to do with that directory before any work starts:
+
+============================================  =============================================
+the directory ...                              outcome
+============================================  =============================================
+does not exist                                 ``new``
+exists, ``force``                              ``new`` (replaced when the new one is complete)
+exists, same config, finished                  ``done``: reuse it, nothing to compute
+exists, same config, unfinished (resumable)    ``resume`` from its last state file
+exists, other config                           one-line error naming the keys that differ
+exists, no readable ``config.yaml``            one-line error (not this stage's output)
+overlaps an input (either way round)           one-line error, even with ``force``
+============================================  =============================================
+
+"Same config" is one rule: the saved YAML is validated into the stage's config class (so keys
+added to the class since, with their defaults, do not count as a change) and compared with the
+requested config key by key. On resume, keys the user changes on purpose (``--set``) may differ
+(``may_change``); the directory's ``config.yaml`` is then rewritten to what runs from now on.
+
+Non-resumable stages write their directory atomically (:func:`atomic_output_dir`), so an
+existing directory is a finished one. Resumable stages (GAN and classifier training,
+experiments) keep ``status.json`` (``running`` / ``stopped`` / ``done`` plus progress fields)
+and self-describing state files (:func:`save_state`: a format tag and the config, written to a
+temporary name and renamed, loaded with ``weights_only=True``).
+
+Temporary siblings left by a killed process (``.NAME.tmp-PID-…``) are removed when their
+process is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from lesiongan.errors import LesionganError, OutputExistsError
+from lesiongan.utils.outdir import atomic_output_dir, check_output_dir, write_text_atomic
+
+log = logging.getLogger(__name__)
+
+NEW, RESUME, DONE = "new", "resume", "done"
+CONFIG_FILE, STATUS_FILE = "config.yaml", "status.json"
+C = TypeVar("C", bound=BaseModel)
+
+__all__ = [
+    "DONE",
+    "NEW",
+    "RESUME",
+    "ConfigChangedError",
+    "Stage",
+    "StateFileError",
+    "atomic_output_dir",
+    "config_diff",
+    "load_state",
+    "open_stage",
+    "read_status",
+    "save_state",
+    "write_status",
+]
+
+
+class ConfigChangedError(OutputExistsError):
+    """An existing stage directory was made with other settings."""
+
+
+class StateFileError(LesionganError):
+    """A state file (checkpoint, resume file, model) is missing, corrupt or of another kind."""
+
+
+@dataclass
+class Stage:
+    """What :func:`open_stage` decided for ``path``."""
+
+    path: Path
+    state: str  # NEW, RESUME or DONE
+    changed: list[str] = field(default_factory=list)  # keys changed on purpose on resume
+
+    @property
+    def is_new(self) -> bool:
+        return self.state == NEW
+
+    @property
+    def is_done(self) -> bool:
+        return self.state == DONE
+
+
+def config_diff(
+    saved: Mapping[str, Any], current: Mapping[str, Any], prefix: str = ""
+) -> list[str]:
+    """Dotted keys whose values differ between two config dumps (sorted)."""
+    keys: list[str] = []
+    for k in sorted(set(saved) | set(current), key=str):
+        a, b = saved.get(k), current.get(k)
+        name = f"{prefix}{k}"
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            keys += config_diff(a, b, f"{name}.")
+        elif a != b:
+            keys.append(name)
+    return keys
+
+
+def _get(data: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def describe_diff(keys: list[str], saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """``a.b (saved 1, now 2), c (…)``: at most three keys spelled out."""
+    parts = [f"{k} (saved {_get(saved, k)!r}, now {_get(current, k)!r})" for k in keys[:3]]
+    if len(keys) > 3:
+        parts.append(f"and {len(keys) - 3} more")
+    return ", ".join(parts)
+
+
+def read_saved_config(path: Path, cls: type[C]) -> C | None:
+    """The config saved in a stage directory, validated into ``cls``; None when unreadable."""
+    try:
+        data = yaml.safe_load((Path(path) / CONFIG_FILE).read_text(encoding="utf-8"))
+        return cls.model_validate(data)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError, TypeError):
+        return None
+
+
+def read_status(path: Path) -> dict[str, Any]:
+    """``status.json`` of a resumable stage (empty when it has none)."""
+    try:
+        data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def write_status(path: Path, state: str, **fields: Any) -> None:
+    """Atomically write ``status.json``: ``{"state": state, **fields}``."""
+    write_text_atomic(Path(path) / STATUS_FILE, json.dumps({"state": state, **fields}) + "\n")
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Remove ``.NAME.tmp-PID-…`` / ``.NAME.old-…`` siblings whose writer process is gone."""
+    out = Path(out)
+    parent = out.resolve().parent if out.parent.exists() else None
+    removed: list[Path] = []
+    if parent is None:
+        return removed
+    for p in parent.glob(f".{out.name}.*"):
+        kind, _, rest = p.name[len(out.name) + 2 :].partition("-")
+        if kind not in ("tmp", "old"):
+            continue
+        pid = rest.split("-")[0]
+        if kind == "tmp" and pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_stage(
+    out: Path,
+    config: BaseModel,
+    inputs: Iterable[Path] = (),
+    *,
+    force: bool = False,
+    resumable: bool = False,
+    may_change: Iterable[str] = (),
+    done_files: Iterable[str] = (),
+) -> Stage:
+    """Decide NEW / RESUME / DONE for ``out`` (see the module docstring); raise when refused.
+
+    ``done_files``: files a finished directory must hold besides ``status.json``'s ``done``.
+    ``may_change``: dotted keys (or their parents) allowed to differ on RESUME.
+    """
+    out = Path(out)
+    inputs = list(inputs)
+    check_output_dir(out, inputs, force=True)  # overlap checks: refused even with force
+    remove_stale_temporaries(out)
+    if not (out.exists() or out.is_symlink()):
+        return Stage(out, NEW)
+    if not out.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    if force:
+        return Stage(out, NEW)
+    saved = read_saved_config(out, type(config))
+    if saved is None:
+        raise OutputExistsError(
+            f"{out}: exists but holds no readable {CONFIG_FILE} of this stage; "
+            "use --force to replace it, or another output directory"
+        )
+    a, b = saved.model_dump(mode="json"), config.model_dump(mode="json")
+    diff = config_diff(a, b)
+    finished = not resumable or (
+        read_status(out).get("state") == DONE and all((out / f).is_file() for f in done_files)
+    )
+    allowed = [k for k in diff if resumable and _allowed(k, may_change)]
+    refused = [k for k in diff if k not in allowed]
+    if refused:
+        raise ConfigChangedError(
+            f"{out}: exists with other settings: {describe_diff(refused, a, b)}; "
+            "use --force to redo it, or another output directory"
+        )
+    # a finished run whose keys are changed on purpose (e.g. a longer schedule) continues
+    return Stage(out, DONE if finished and not allowed else RESUME, allowed)
+
+
+def _allowed(key: str, may_change: Iterable[str]) -> bool:
+    return any(key == m or key.startswith(m + ".") for m in may_change)
+
+
+def rewrite_config(out: Path, config: BaseModel) -> None:
+    """Replace ``config.yaml`` atomically (after a resume that changed keys on purpose)."""
+    text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+    write_text_atomic(Path(out) / CONFIG_FILE, text)
+
+
+def save_state(path: Path, fmt: str, payload: Mapping[str, Any], config: Any = None) -> None:
+    """Save a self-describing state file atomically: ``{"format", "config", **payload}``.
+
+    ``config`` (a pydantic model or a plain dict) is stored as plain data, so the file says what
+    produced it. Written to a temporary name in the same directory, then renamed.
+    """
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(config, BaseModel):
+        config = config.model_dump(mode="json")
+    state = {"format": fmt, **payload}
+    if config is not None:
+        state["config"] = config
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def load_state(path: Path, fmt: str | tuple[str, ...], map_location: Any = "cpu") -> dict[str, Any]:
+    """Load a file written by :func:`save_state` (no code runs on load) and check its format."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise StateFileError(f"{path}: no such file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise StateFileError(
+            f"{path}: not readable (corrupt or truncated: {type(exc).__name__})"
+        ) from None
+    formats = (fmt,) if isinstance(fmt, str) else fmt
+    if not isinstance(state, dict) or state.get("format") not in formats:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise StateFileError(f"{path}: not a {formats[0]} file (format {found!r})")
+    return state
