@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 
 import typer
 
@@ -66,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (the console script passes it to ``sys.exit``).
 
     Usage errors, ``--help`` and Ctrl-C are handled by typer/click as usual (exit 2, 0, 1);
-    LesionganError becomes one line on stderr with its exit code.
+    LesionganError becomes one line on stderr with its exit code, and so does an OSError that
+    the environment causes (permission denied, read-only or full disk, a file in the way).
     """
     try:
         app(args=argv, prog_name="lesiongan")
@@ -84,7 +87,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _interrupted()
         return 130
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise  # anything else is a bug and keeps its traceback
+        err.print(f"lesiongan: error: {_describe_os_error(exc)}", markup=False)
+        return 1
     return 0
+
+
+# The machine's fault, not the program's: a read-only, full or missing location, a file where
+# a directory should be, a port in use. Shown as one line naming the file, like a LesionganError.
+_ENVIRONMENT_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
+    errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP,
+    errno.EMFILE, errno.ENFILE, errno.EADDRINUSE, errno.EADDRNOTAVAIL,
+}  # fmt: skip
+
+
+def _describe_os_error(exc: OSError) -> str:
+    problem = exc.strerror or str(exc)
+    if exc.filename is None:
+        return problem
+    return f"{os.fsdecode(exc.filename)}: {problem}"
 
 
 def _interrupted() -> None:
