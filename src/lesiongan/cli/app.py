@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import inspect
 import logging
 import os
 
@@ -41,6 +42,37 @@ app.command("report")(experiment_cmds.report)
 app.add_typer(turing_cmds.app, name="turing")
 app.add_typer(eval_cmds.app, name="eval")
 app.command("demo")(demo_cmds.demo)
+
+
+def _unwrap(doc: str) -> str:
+    """A docstring's prose without its source line breaks, so that help reflows to any terminal
+    width (typer's rich help keeps single line breaks after the first paragraph). An indented
+    line is an example command: it stays one line, shown as ``$ command`` (typer dedents the
+    help text, which would leave it indistinguishable from the prose)."""
+    lines: list[str] = []
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.startswith((" ", "\t")) and line.strip():
+            if lines and lines[-1].startswith("$ ") and lines[-1].endswith("\\"):
+                lines[-1] = f"{lines[-1][:-1].rstrip()} {line.strip()}"  # a continued command
+            else:
+                lines.append(f"$ {line.strip()}")
+        elif line.strip() and lines and lines[-1].strip() and not lines[-1].startswith("$ "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _unwrap_command_help(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _unwrap(info.callback.__doc__)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _unwrap_command_help(sub.typer_instance)
+
+
+_unwrap_command_help(app)
 
 
 def _version(value: bool) -> None:
