@@ -160,3 +160,25 @@ def test_missing_required_column_is_fatal_even_with_skip_bad(cli, tmp_path: Path
     assert code == 1
     assert "missing column(s) seborrheic_keratosis" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("keep", [0.05, 0.5, 0.95])
+def test_skip_bad_skips_a_truncated_jpeg_with_worker_processes(
+    cli, tmp_path: Path, keep: float
+) -> None:
+    """Issue 11: --skip-bad must skip a truncated JPEG (not ask for --skip-bad), also when the
+    images are decoded in worker processes and wherever the file is cut."""
+    root = tmp_path / "src"
+    make_isic2017(root)
+    p = root / DATA / "ISIC_0000006.jpg"
+    data = p.read_bytes()
+    p.write_bytes(data[: max(200, int(len(data) * keep))])
+    out = tmp_path / "out"
+    code, _, err = cli(
+        "data", "prepare", root, "--out", out, "--size", 16, "--skip-bad", "--workers", 2
+    )
+    assert code == 0 and "use --skip-bad" not in err, err
+    skipped = list(csv.DictReader((out / "skipped.csv").open()))
+    assert [Path(r["path"]).name for r in skipped] == ["ISIC_0000006.jpg"]
+    assert skipped[0]["kind"] == "corrupt_image" and "truncated" in skipped[0]["message"]
+    assert "ISIC_0000006" not in (out / "manifest.csv").read_text()

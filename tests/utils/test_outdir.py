@@ -69,3 +69,21 @@ def test_write_text_atomic(tmp_path: Path) -> None:
     write_text_atomic(p, "1")
     write_text_atomic(p, "2")
     assert p.read_text() == "2" and [q.name for q in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_write_failure_is_one_error_naming_the_output_and_nothing_is_left(tmp_path: Path) -> None:
+    import errno
+
+    out = tmp_path / "out"
+    full = pytest.raises(LesionganError, match=r"out: cannot write the output \(disk full\)")
+    with full, atomic_output_dir(out) as tmp:
+        (tmp / "partial.bin").write_bytes(b"half")
+        raise OSError(errno.ENOSPC, "disk full")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failure_to_read_an_input_keeps_its_own_error(tmp_path: Path) -> None:
+    missing = tmp_path / "input.csv"
+    with pytest.raises(FileNotFoundError), atomic_output_dir(tmp_path / "out"):
+        missing.read_text()
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import inspect
 import logging
+import os
 
 import typer
 
@@ -41,6 +44,37 @@ app.add_typer(eval_cmds.app, name="eval")
 app.command("demo")(demo_cmds.demo)
 
 
+def _unwrap(doc: str) -> str:
+    """A docstring's prose without its source line breaks, so that help reflows to any terminal
+    width (typer's rich help keeps single line breaks after the first paragraph). An indented
+    line is an example command: it stays one line, shown as ``$ command`` (typer dedents the
+    help text, which would leave it indistinguishable from the prose)."""
+    lines: list[str] = []
+    for line in inspect.cleandoc(doc).splitlines():
+        if line.startswith((" ", "\t")) and line.strip():
+            if lines and lines[-1].startswith("$ ") and lines[-1].endswith("\\"):
+                lines[-1] = f"{lines[-1][:-1].rstrip()} {line.strip()}"  # a continued command
+            else:
+                lines.append(f"$ {line.strip()}")
+        elif line.strip() and lines and lines[-1].strip() and not lines[-1].startswith("$ "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _unwrap_command_help(group: typer.Typer) -> None:
+    for info in group.registered_commands:
+        if info.help is None and info.callback is not None and info.callback.__doc__:
+            info.help = _unwrap(info.callback.__doc__)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _unwrap_command_help(sub.typer_instance)
+
+
+_unwrap_command_help(app)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"lesiongan {lesiongan.__version__}")
@@ -66,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (the console script passes it to ``sys.exit``).
 
     Usage errors, ``--help`` and Ctrl-C are handled by typer/click as usual (exit 2, 0, 1);
-    LesionganError becomes one line on stderr with its exit code.
+    LesionganError becomes one line on stderr with its exit code, and so does an OSError that
+    the environment causes (permission denied, read-only or full disk, a file in the way).
     """
     try:
         app(args=argv, prog_name="lesiongan")
@@ -84,7 +119,28 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _interrupted()
         return 130
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise  # anything else is a bug and keeps its traceback
+        err.print(f"lesiongan: error: {_describe_os_error(exc)}", markup=False)
+        return 1
     return 0
+
+
+# The machine's fault, not the program's: a read-only, full or missing location, a file where
+# a directory should be, a port in use. Shown as one line naming the file, like a LesionganError.
+_ENVIRONMENT_ERRNOS = {
+    errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO,
+    errno.EISDIR, errno.ENOTDIR, errno.EEXIST, errno.ENOENT, errno.ENAMETOOLONG, errno.ELOOP,
+    errno.EMFILE, errno.ENFILE, errno.EADDRINUSE, errno.EADDRNOTAVAIL,
+}  # fmt: skip
+
+
+def _describe_os_error(exc: OSError) -> str:
+    problem = exc.strerror or str(exc)
+    if exc.filename is None:
+        return problem
+    return f"{os.fsdecode(exc.filename)}: {problem}"
 
 
 def _interrupted() -> None:

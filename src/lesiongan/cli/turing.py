@@ -112,32 +112,41 @@ def serve(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="Interface to listen on (0.0.0.0: every interface)."
     ),
-    port: int = typer.Option(8000, "--port", help="TCP port."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    public_url: str | None = typer.Option(
+        None,
+        "--public-url",
+        help="The address raters use when a reverse proxy serves the study, such as "
+        "https://example.org/turing: form posts from it are accepted and every link is built "
+        "from it. Without it links use http://HOST:PORT.",
+    ),
 ) -> None:
     """Serve the study: raters open their links, the admin page shows progress.
 
     Listens on 127.0.0.1 unless told otherwise; for raters on other machines put it behind an
-    HTTPS reverse proxy (tokens travel in the URL).
+    HTTPS reverse proxy (tokens travel in the URL) and give its address as --public-url.
     """
     import uvicorn
 
     from lesiongan.turing import db
-    from lesiongan.turing.app import build_app
+    from lesiongan.turing.app import bind_socket, build_app
 
-    app_ = build_app(db_path)
+    app_ = build_app(db_path, public_url=public_url)
     conn = db.open_study(db_path)
     try:
         admin_token, raters = db.get_meta(conn)["admin_token"], db.raters(conn)
     finally:
         conn.close()
+    sock = bind_socket(host, port)  # a port in use is one line, before any link is printed
     shown = f"[{host}]" if ":" in host else host
-    _print_links(f"http://{shown}:{port}", admin_token, raters)
+    _print_links(public_url or f"http://{shown}:{port}", admin_token, raters)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(
             f"note: listening on {host}: reachable from other machines; use HTTPS in front",
             markup=False,
         )
-    uvicorn.run(app_, host=host, port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(app_, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command()

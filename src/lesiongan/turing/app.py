@@ -10,21 +10,28 @@ Routes (every one needs a secret token; an unknown token is a plain 404):
   ``GET .../results`` the statistics so far (the same as ``turing results``) with plots.
 
 Forms carry a token signed with the study's secret over a per-browser cookie (SameSite=Strict,
-HttpOnly) and the rater's token; cross-site requests (``Origin`` not this host,
-``Sec-Fetch-Site: cross-site``) are refused. A rater's page never holds the truth, the origin
-file name or the class of the image.
+HttpOnly) and the rater's token; cross-site requests (``Origin`` neither this host nor the public
+URL, ``Sec-Fetch-Site: cross-site``) are refused. A rater's page never holds the truth, the
+origin file name or the class of the image.
+
+Behind a reverse proxy the app is told its ``public_url`` (``https://host/prefix``): the origin
+check accepts it, pages link below its prefix, and the admin page builds rater links from it.
+Links are never built from the request's ``Host`` header, which the client controls.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import re
 import secrets
+import socket
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,7 +39,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from lesiongan.errors import DataError
+from lesiongan.errors import ConfigError, DataError, LesionganError
 from lesiongan.turing import db
 
 HERE = Path(__file__).resolve().parent
@@ -54,8 +61,47 @@ class NotFound(StarletteHTTPException):
         super().__init__(404, "Not found")
 
 
-def build_app(db_path: Path) -> FastAPI:
+def parse_public_url(url: str) -> tuple[str, str]:
+    """``https://host[:port]/prefix`` -> (origin ``https://host[:port]``, prefix ``/prefix``)."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"--public-url {url!r}: expected http(s)://host[:port][/prefix]")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"--public-url {url!r}: no query, fragment or user name allowed")
+    try:
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        raise ConfigError(f"--public-url {url!r}: bad port") from None
+    return f"{parts.scheme}://{parts.netloc.lower()}", parts.path.rstrip("/")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket, or one line saying why not (port in use, address not here)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise LesionganError(f"{host}: cannot listen on this address ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        shown = f"[{host}]" if ":" in host else host
+        raise LesionganError(
+            f"{shown}:{port}: cannot listen ({exc.strerror}; is another server using the port?)"
+            if exc.errno == errno.EADDRINUSE
+            else f"{shown}:{port}: cannot listen ({exc.strerror})"
+        ) from None
+    return sock
+
+
+def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
     """The app for one study database (opened once here to check that it is a study).
+
+    ``public_url``: where raters reach the study through a reverse proxy (see the module doc).
 
     Long on purpose: the routes are closures over this study's secret, admin token and
     templates, which is FastAPI's plain app-factory pattern; each route stays a few lines.
@@ -67,7 +113,9 @@ def build_app(db_path: Path) -> FastAPI:
     secret = bytes.fromhex(meta["form_secret"])
     admin_token: str = meta["admin_token"]
     diagnoses: list[str] = list(meta.get("dataset_classes") or meta.get("classes") or [])
+    public_origin, root = parse_public_url(public_url) if public_url else (None, "")
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.globals["root"] = root  # every link in the pages starts with it
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="lesiongan Turing test")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -101,7 +149,8 @@ def build_app(db_path: Path) -> FastAPI:
     def check_form(request: Request, csrf: str | None, scope: str) -> None:
         origin = request.headers.get("origin")
         host = request.headers.get("host", "")
-        if origin is not None and origin != f"{request.url.scheme}://{host}":
+        allowed = {f"{request.url.scheme}://{host}", public_origin}
+        if origin is not None and origin.lower() not in allowed:
             raise StarletteHTTPException(403, "Cross-site form submission refused.")
         if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
             raise StarletteHTTPException(403, "Cross-site form submission refused.")
@@ -183,7 +232,7 @@ def build_app(db_path: Path) -> FastAPI:
         stored = db.record_answer(c, rater.id, item, answer, int(confidence), diagnosis or None)
         if stored is None:
             raise NotFound()
-        return RedirectResponse(f"/r/{rater.token}", status_code=303)
+        return RedirectResponse(f"{root}/r/{rater.token}", status_code=303)
 
     @app.get("/r/{token}/image/{public_id}")
     def image(token: str, public_id: str, c: sqlite3.Connection = Depends(get_conn)) -> Response:
@@ -207,7 +256,7 @@ def build_app(db_path: Path) -> FastAPI:
         request: Request, c: sqlite3.Connection, error: str = "", status: int = 200
     ) -> Response:
         rows = db.rater_overview(c)
-        base = str(request.base_url).rstrip("/")
+        base = (public_origin or _bound_base(request)) + root
         for r in rows:
             r["url"] = f"{base}/r/{r['token']}"
         done, total = sum(r["done"] for r in rows), sum(r["total"] for r in rows)
@@ -258,13 +307,23 @@ def build_app(db_path: Path) -> FastAPI:
             db.add_rater(c, name, int(db.get_meta(c).get("seed", 0)))
         except DataError as exc:
             return admin_page(request, c, str(exc), 400)
-        return RedirectResponse(f"/admin/{admin_token}", status_code=303)
+        return RedirectResponse(f"{root}/admin/{admin_token}", status_code=303)
 
     return app
 
 
 _PRIVATE_META = {"admin_token", "form_secret"}
 PLOT_NAMES = ("accuracy_per_rater", "accuracy_by_confidence", "fool_rate")  # = plots.PLOTS
+
+
+def _bound_base(request: Request) -> str:
+    """The address the server listens on (the socket's, never the client's ``Host`` header)."""
+    server = request.scope.get("server")
+    if not server or server[1] is None:
+        return ""  # a unix socket: relative links
+    host, port = server
+    shown = f"[{host}]" if ":" in host else host
+    return f"{request.url.scheme}://{shown}:{port}"
 
 
 def _results(c: sqlite3.Connection) -> dict[str, Any] | None:

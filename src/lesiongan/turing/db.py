@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
 import secrets
 import sqlite3
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +91,30 @@ class Progress:
 
 def now_utc() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def create_private_file(path: Path) -> None:
+    """Create an empty database file readable by its owner only (0600: it holds the admin token
+    and the form secret). SQLite gives its -wal and -shm files the database file's mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)  # whatever the umask
+
+
+def check_rater_name(name: str) -> str:
+    """The stripped name, or a DataError for an empty name or one with control or invisible
+    formatting characters (line breaks, NUL, bidi overrides: Unicode categories Cc and Cf),
+    which could forge lines in a CSV or reorder text on the admin page."""
+    name = name.strip()
+    if not name:
+        raise DataError("rater name must not be empty")
+    bad = sorted({f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in ("Cc", "Cf")})
+    if bad:
+        raise DataError(
+            f"rater name {name!r}: control or invisible formatting characters are not allowed "
+            f"({', '.join(bad)})"
+        )
+    return name
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -171,9 +197,7 @@ def add_rater(conn: sqlite3.Connection, name: str, seed: int) -> Rater:
     The order is seeded by (study seed, rater number), so a study re-created with the same
     seed gives each rater the same order; tokens and image ids are random every time.
     """
-    name = name.strip()
-    if not name:
-        raise DataError("rater name must not be empty")
+    name = check_rater_name(name)
     token = secrets.token_urlsafe(24)
     with transaction(conn):
         if conn.execute("SELECT 1 FROM raters WHERE name = ?", (name,)).fetchone():

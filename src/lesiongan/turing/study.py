@@ -14,9 +14,12 @@ Images are stored in the study database under random ids, in a seeded shuffled o
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import io
 import logging
 import os
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,9 +161,12 @@ def run_create(
 ) -> StudyInfo:
     """Write a new study database (atomically: built beside ``db_path``, then renamed)."""
     db_path = Path(db_path)
+    if db_path.is_dir():
+        raise DataError(f"{db_path}: is a directory; --db is the study database file to create")
     if db_path.exists() and not force:
         raise OutputExistsError(f"{db_path}: already exists (use --force to replace it)")
-    if len(set(cfg.raters)) != len(cfg.raters):
+    names = [_check_name(db_path, name) for name in cfg.raters]
+    if len(set(names)) != len(names):
         raise DataError("rater names must be unique")
     for inp in (dataset_dir, synthetic_dir):
         if Path(inp).resolve() in db_path.resolve().parents:
@@ -170,10 +176,16 @@ def run_create(
     cands, used = select_candidates(dataset_dir, synthetic_dir, cfg)
     images = _load_all(cands, progress)
     size_px = cfg.size_px or min(min(im.size) for im in images)
-    db_path.resolve().parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.resolve().with_name(f".{db_path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        db.create_private_file(tmp)
+        conn = db.connect(tmp)
+    except (OSError, sqlite3.Error) as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise DataError(f"{db_path}: cannot create the study database ({_reason(exc)})") from None
     meta = {**cfg.model_dump(mode="json"), **used, "size_px": size_px, "created_utc": db.now_utc()}
-    conn = db.connect(tmp)
     try:
         db.create_schema(conn, meta)
         with db.transaction(conn):
@@ -189,17 +201,36 @@ def run_create(
         for suffix in ("-wal", "-shm"):  # an old study's journal must not meet the new file
             Path(f"{db_path}{suffix}").unlink(missing_ok=True)
         os.replace(tmp, db_path)
-    except BaseException:
+    except BaseException as exc:
         conn.close()
         for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             p.unlink(missing_ok=True)
+        if isinstance(exc, (OSError, sqlite3.OperationalError)):  # disk full, read-only, ...
+            raise DataError(
+                f"{db_path}: cannot write the study database ({_reason(exc)}); nothing was written"
+            ) from None
         raise
     log.info("study %s: %d images at %d px, %d raters", db_path, len(cands), size_px, len(made))
     return StudyInfo(db_path, admin, made, len(cands), size_px)
 
 
+def _check_name(db_path: Path, name: str) -> str:
+    try:
+        return db.check_rater_name(name)
+    except DataError as exc:
+        raise DataError(f"{db_path}: {exc}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.errno in (errno.EEXIST, errno.ENOTDIR) and exc.filename:
+        return f"{os.fsdecode(exc.filename)} is not a directory"
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+
+
 def run_invite(db_path: Path, names: list[str]) -> list[db.Rater]:
     """Add raters to an existing study (works while the server runs)."""
+    for name in names:  # every name is checked before any rater is added
+        _check_name(db_path, name)
     conn = db.open_study(db_path)
     try:
         seed = int(db.get_meta(conn).get("seed", 0))

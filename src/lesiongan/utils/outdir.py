@@ -8,6 +8,7 @@ of the stage's inputs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -49,15 +50,23 @@ def atomic_output_dir(
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
+        reason = "a file is in the way" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else None
         raise LesionganError(
-            f"{parent}: cannot create output parent directory ({exc.strerror})"
+            f"{parent}: cannot create output parent directory ({reason or exc.strerror})"
         ) from None
     tmp = parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    try:
+        tmp.mkdir()
+    except OSError as exc:
+        raise LesionganError(f"{parent}: cannot create the output ({exc.strerror})") from None
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, OSError) and _is_write_failure(exc, tmp):
+            raise LesionganError(
+                f"{out}: cannot write the output ({exc.strerror or exc}); nothing was written"
+            ) from None
         raise
     final = out.resolve()
     if final.exists():
@@ -67,6 +76,13 @@ def atomic_output_dir(
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, final)
+
+
+def _is_write_failure(exc: OSError, tmp: Path) -> bool:
+    """A failure to write below ``tmp`` (or a full/read-only disk, which names no file)."""
+    if exc.filename is None:
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO)
+    return Path(os.fsdecode(exc.filename)).is_relative_to(tmp)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
