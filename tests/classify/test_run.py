@@ -118,6 +118,40 @@ def test_every_strategy_trains(
     assert res.metrics is not None and 0.0 <= res.metrics["balanced_accuracy"] <= 1.0
 
 
+@pytest.mark.parametrize("epoch_images", [None, "natural"])
+def test_synthetic_pretrain_trains_on_real_images_only_at_the_end(
+    epoch_images: str | None, tiny_dataset: Path, synthetic: Path, tmp_path: Path
+) -> None:
+    cfg = ClassifyConfig(
+        strategy="synthetic-pretrain",
+        epoch_images=epoch_images,
+        sampler={"pretrain_fraction": 0.5},
+        **{**FAST, "epochs": 4},
+    )
+    assert cfg.sampler_params().pretrain_epochs == 2
+    res = run_classify(tiny_dataset, tmp_path / "run", cfg, synthetic)
+    hist = [json.loads(line) for line in (res.run_dir / "history.jsonl").read_text().splitlines()]
+    n_syn = [h["train_synthetic_images"] for h in hist]
+    assert n_syn[0] > 0 and n_syn[1] > 0 and n_syn[2:] == [0, 0]
+    sizes = [h["train_images"] for h in hist]
+    if epoch_images is None:  # the same number of steps in both phases (and as other strategies)
+        assert len(set(sizes)) == 1
+    else:  # the balanced epochs are longer, and the schedule still ends at lr 0
+        assert sizes[0] == sizes[1] > sizes[2] == sizes[3]
+    assert hist[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert res.metrics is not None and res.metrics["strategy"] == "synthetic-pretrain"
+
+
+def test_pretrain_fraction_rounds_to_whole_epochs() -> None:
+    assert ClassifyConfig().sampler_params().pretrain_epochs == 15  # 0.75 of 20
+    assert ClassifyConfig(epochs=3).sampler_params().pretrain_epochs == 2  # 2.25
+    assert ClassifyConfig(epochs=2).sampler_params().pretrain_epochs == 2  # 1.5, half up
+    one = ClassifyConfig(epochs=10, sampler={"pretrain_fraction": 1.0})
+    assert one.sampler_params().pretrain_epochs == 10
+    with pytest.raises(ValueError, match="pretrain_fraction"):
+        ClassifyConfig(sampler={"pretrain_fraction": 1.5})
+
+
 def test_resume_continues_bit_identically(
     tiny_dataset: Path, synthetic: Path, tmp_path: Path
 ) -> None:

@@ -65,6 +65,8 @@ def uses(idx: np.ndarray) -> dict[int, int]:
             ("synthetic-ratio", "class-weight", "soft-label"),
         ),
         ("synthetic-only+class-weight", ("synthetic-only", "class-weight")),
+        ("synthetic-pretrain", ("synthetic-pretrain",)),
+        ("soft-label+synthetic-pretrain", ("synthetic-pretrain", "soft-label")),
     ],
 )
 def test_parse_strategy_accepts_composable_combos(text: str, parsed: tuple[str, ...]) -> None:
@@ -83,6 +85,8 @@ def test_parse_strategy_accepts_composable_combos(text: str, parsed: tuple[str, 
         ("soft-label", "soft-label needs one of"),
         ("oversample+soft-label", "soft-label needs one of"),
         ("cased+cased", "names a part twice"),
+        ("synthetic-pretrain+class-weight", "class-weight cannot be combined with synthetic-pre"),
+        ("synthetic-pretrain+synthetic-balance", "cannot be combined: each sets the epoch"),
     ],
 )
 def test_parse_strategy_rejects_bad_parts(text: str, match: str) -> None:
@@ -161,6 +165,38 @@ def test_synthetic_only_is_every_synthetic_image_once() -> None:
     assert class_counts(pool, idx).tolist() == list(SYN)
 
 
+def test_synthetic_pretrain_adds_synthetic_images_before_epoch_k_only() -> None:
+    pool = make_pool()
+    sampler = build_sampler(pool, "synthetic-pretrain", SamplerParams(pretrain_epochs=3), seed=2)
+    balance = build_sampler(pool, "synthetic-balance", seed=2)
+    for epoch in range(3):  # the synthetic-balance epochs, the same draws
+        idx = sampler.epoch_indices(epoch)
+        assert sampler.composition_at(epoch) == "synthetic-balance"
+        np.testing.assert_array_equal(idx, balance.epoch_indices(epoch))
+        assert class_counts(pool, idx, synthetic=True).tolist() == [0, 28, 32]
+    for epoch in (3, 4, 10):  # then every real image once, no synthetic one
+        idx = sampler.epoch_indices(epoch)
+        assert sampler.composition_at(epoch) == "none"
+        assert sorted(idx.tolist()) == pool.indices(synthetic=False).tolist()
+    # further draws of an epoch keep its phase
+    assert pool.is_synthetic[sampler.epoch_indices(1, draw=2)].any()
+    assert not pool.is_synthetic[sampler.epoch_indices(5, draw=2)].any()
+    none = build_sampler(pool, "synthetic-pretrain", SamplerParams(pretrain_epochs=0))
+    assert not pool.is_synthetic[none.epoch_indices(0)].any()
+    with pytest.raises(ValueError, match="pretrain_epochs must be >= 0"):
+        SamplerParams(pretrain_epochs=-1)
+
+
+def test_further_draws_are_seeded_as_before() -> None:
+    # the trainer's longer epochs drew epoch + draw * 1_000_003 before draws had a name
+    sampler = build_sampler(make_pool(), "oversample", seed=3)
+    np.testing.assert_array_equal(
+        sampler.epoch_indices(2, draw=1), sampler.epoch_indices(2 + 1_000_003)
+    )
+    with pytest.raises(ValueError, match="no further draws"):
+        build_sampler(make_pool(), "cased").epoch_indices(0, draw=1)
+
+
 def test_class_weight_alone_weights_the_real_epoch() -> None:
     pool = make_pool()
     sampler = build_sampler(pool, "class-weight")
@@ -172,7 +208,8 @@ def test_class_weight_alone_weights_the_real_epoch() -> None:
 
 
 @pytest.mark.parametrize(
-    "strategy", ["synthetic-balance", "synthetic-ratio", "synthetic-only", "cased"]
+    "strategy",
+    ["synthetic-balance", "synthetic-ratio", "synthetic-only", "cased", "synthetic-pretrain"],
 )
 def test_strategies_needing_synthetic_images_name_the_missing_class(strategy: str) -> None:
     pool = make_pool(syn=(5, 5, 0))

@@ -88,3 +88,11 @@ def test_ctrl_c_says_what_is_kept(cli, monkeypatch) -> None:
     monkeypatch.setattr("lesiongan.data.synth.run_synth", interrupted)
     code, _, err = cli("data", "synth", "/tmp/never-written-by-this-test", "--n", "10")
     assert code == 130 and "interrupted" in err and "Traceback" not in err
+
+
+def test_strategy_help_names_every_strategy() -> None:
+    from lesiongan.classify.samplers import STRATEGIES
+    from lesiongan.cli.classify import STRATEGY_HELP
+
+    for name in STRATEGIES:
+        assert name in STRATEGY_HELP, name

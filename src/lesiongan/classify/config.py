@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -46,6 +47,9 @@ class SamplerConfig(Config):
     synthetic_share: float = Field(0.75, ge=0, le=1)  # cased: synthetic share of minority slots
     max_reuse: int = Field(2, ge=1)  # cased: uses of one synthetic image per epoch
     rescore_every: int = Field(1, ge=1)  # cased: epochs between re-scoring the synthetic pool
+    # synthetic-pretrain: share of the epochs (the first ones, rounded to whole epochs) that add
+    # synthetic images as synthetic-balance does; the rest train on the real images only
+    pretrain_fraction: float = Field(0.75, ge=0, le=1)
 
 
 class ClassifyConfig(Config):
@@ -102,4 +106,9 @@ class ClassifyConfig(Config):
             synthetic_share=s.synthetic_share,
             max_reuse=s.max_reuse,
             rescore_every=s.rescore_every,
+            pretrain_epochs=self.pretrain_epochs(),
         )
+
+    def pretrain_epochs(self) -> int:
+        """synthetic-pretrain: ``pretrain_fraction`` of ``epochs``, rounded half up."""
+        return math.floor(self.sampler.pretrain_fraction * self.epochs + 0.5)

@@ -15,12 +15,15 @@ discriminator's raw score ``d_score`` (higher = more real-looking). Strategies
 - ``soft-label``: synthetic images get soft targets from ``d_score`` (:func:`soft_targets`).
 - ``synthetic-only``: every synthetic image once per epoch, no real ones (class frequencies are
   the synthetic pool's; every class must have some).
+- ``synthetic-pretrain``: ``synthetic-balance`` epochs first (epochs ``< pretrain_epochs``), then
+  ``none`` epochs (real images only) to fine-tune on the real distribution.
 
 Repeats are spread evenly: an image set of n filling k > n slots is used ⌊k/n⌋ or ⌈k/n⌉ times
 per image. One composition (:data:`COMPOSITIONS`) combines with ``class-weight`` (not with
-``oversample`` or ``cased``, which set class frequencies themselves) and ``soft-label`` (only
-where synthetic images are used). Epochs are a pure function of (seed, epoch) and, for
-``cased``, the recorded losses; the epoch is shuffled, so "per batch" holds in expectation.
+``oversample``, ``cased`` or ``synthetic-pretrain``, which set class frequencies themselves, the
+last differently in each phase) and ``soft-label`` (only where synthetic images are used).
+Epochs are a pure function of (seed, epoch) and, for ``cased``, the recorded losses; the epoch
+is shuffled, so "per batch" holds in expectation.
 """
 
 from __future__ import annotations
@@ -34,11 +37,13 @@ import numpy as np
 
 # a composition decides which items make up an epoch; a modifier changes targets or weights
 COMPOSITIONS = ("none", "oversample", "synthetic-balance", "synthetic-ratio", "cased")
-COMPOSITIONS += ("synthetic-only",)
+COMPOSITIONS += ("synthetic-only", "synthetic-pretrain")
 MODIFIERS = ("class-weight", "soft-label")
 STRATEGIES = COMPOSITIONS + MODIFIERS
 USES_SYNTHETIC = ("synthetic-balance", "synthetic-ratio", "cased", "synthetic-only")
-_SETS_CLASS_FREQUENCIES = ("oversample", "cased")
+USES_SYNTHETIC += ("synthetic-pretrain",)
+_SETS_CLASS_FREQUENCIES = ("oversample", "cased", "synthetic-pretrain")
+_DRAW_STRIDE = 1_000_003  # further draws of an epoch are seeded as epoch + draw * stride
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class SamplerParams:
     synthetic_share: float = 0.75  # cased: synthetic share of a minority class's slots
     max_reuse: int = 2  # cased: uses of one synthetic image per epoch
     rescore_every: int = 1  # cased: epochs between full re-scorings of the synthetic pool
+    pretrain_epochs: int = 15  # synthetic-pretrain: epochs [0, pretrain_epochs) add synthetic
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ratio < 1.0:
@@ -130,6 +136,8 @@ class SamplerParams:
             raise ValueError(f"p_end must be in (0, 1], got {self.p_end}")
         if not 0.0 <= self.synthetic_share <= 1.0 or self.rescore_every < 1:
             raise ValueError("synthetic_share must be in [0, 1] and rescore_every >= 1")
+        if self.pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
 
 
 def parse_strategy(text: str) -> tuple[str, ...]:
@@ -256,7 +264,7 @@ class EpochSampler:
     def _need(self) -> np.ndarray:
         """Synthetic images per class that an epoch asks for (before any cap)."""
         real = self.pool.counts(synthetic=False)
-        if self.composition == "synthetic-balance":
+        if self.composition in ("synthetic-balance", "synthetic-pretrain"):
             return real.max() - real
         if self.composition == "synthetic-ratio":
             r = self.params.ratio
@@ -292,9 +300,21 @@ class EpochSampler:
             raise ValueError(f"epoch must be >= 0, got {epoch}")
         return np.random.default_rng([self.seed, epoch])
 
-    def epoch_indices(self, epoch: int) -> np.ndarray:
-        """Pool indices of one epoch, shuffled; batch them in order."""
-        rng, name = self._rng(epoch), self.composition
+    def composition_at(self, epoch: int) -> str:
+        """The composition epoch ``epoch`` follows (``synthetic-pretrain`` switches phase)."""
+        if self.composition != "synthetic-pretrain":
+            return self.composition
+        return "synthetic-balance" if epoch < self.params.pretrain_epochs else "none"
+
+    def epoch_indices(self, epoch: int, draw: int = 0) -> np.ndarray:
+        """Pool indices of one epoch, shuffled; batch them in order.
+
+        ``draw`` > 0: a further independent draw of the same epoch's composition (for epochs
+        longer than one composition; see the trainer's ``epoch_images``).
+        """
+        if draw < 0:
+            raise ValueError(f"draw must be >= 0, got {draw}")
+        rng, name = self._rng(epoch + draw * _DRAW_STRIDE), self.composition_at(epoch)
         real, syn = self._real_by_class, self._syn_by_class
         if name == "oversample":
             target = max(r.size for r in real)
@@ -498,8 +518,13 @@ class CasedSampler(EpochSampler):
             parts += [np.asarray(syn, dtype=np.int64), real[c].take(k - len(syn))]
         return rng.permutation(np.concatenate(parts))
 
-    def epoch_indices(self, epoch: int) -> np.ndarray:
-        """``epoch_batches(epoch)[0]`` flattened; batch it in order with ``batch_size``."""
+    def epoch_indices(self, epoch: int, draw: int = 0) -> np.ndarray:
+        """``epoch_batches(epoch)[0]`` flattened; batch it in order with ``batch_size``.
+
+        The curriculum sets the epoch's length itself (``epoch_size``): no further draws.
+        """
+        if draw != 0:
+            raise ValueError("cased epochs are epoch_size long; there are no further draws")
         return self.epoch_batches(epoch)[0].ravel()
 
     def state_dict(self) -> dict[str, Any]:

@@ -64,11 +64,14 @@ class ClassifierTrainer:
         if self.device.type == "cuda":
             self.model.to(memory_format=torch.channels_last)
         self.steps_per_epoch = len(self._batches(0))
+        total = self.cfg.epochs * self.steps_per_epoch
+        if not isinstance(self.sampler, CasedSampler):  # epochs may differ in length by phase
+            total = sum(len(self._batches(e)) for e in range(self.cfg.epochs))
         # fused: one kernel for all parameters (6x faster steps than the default on CPU)
         self.opt = torch.optim.AdamW(
             self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay, fused=True
         )
-        total, warm = self.cfg.epochs * self.steps_per_epoch, self.steps_per_epoch
+        warm = self.steps_per_epoch
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, lambda s: _lr_factor(s, warm, total)
         )
@@ -77,7 +80,8 @@ class ClassifierTrainer:
         """The sampler's epoch cut or extended to ``epoch_images`` (see ClassifyConfig).
 
         A cut keeps a prefix of a shuffled epoch, so class frequencies hold in expectation; an
-        extension appends further draws of the sampler (seeded by epoch and draw number).
+        extension appends further draws of the sampler's epoch (seeded by epoch and draw number).
+        A phased strategy (``synthetic-pretrain``) keeps the same length in every phase.
         """
         idx = self.sampler.epoch_indices(epoch)
         size = self.cfg.epoch_images
@@ -87,7 +91,7 @@ class ClassifierTrainer:
             size = int((~self.sampler.pool.is_synthetic).sum()) or idx.size
         parts, draw = [idx], 1
         while sum(p.size for p in parts) < size:
-            parts.append(self.sampler.epoch_indices(epoch + draw * 1_000_003))
+            parts.append(self.sampler.epoch_indices(epoch, draw))
             draw += 1
         return np.concatenate(parts)[:size]
 

@@ -23,7 +23,9 @@ STRATEGY_HELP = (
     "minority images up to the largest class), synthetic-ratio (sampler.ratio of each class "
     "synthetic), cased (curriculum from balanced synthetic-rich batches to the real "
     "distribution, hardest synthetic images first), soft-label (synthetic targets softened by "
-    "the discriminator's score), synthetic-only (train on synthetic, test on real). Combine "
+    "the discriminator's score), synthetic-only (train on synthetic, test on real), "
+    "synthetic-pretrain (synthetic-balance for the first sampler.pretrain_fraction of the "
+    "epochs, then real images only). Combine "
     "with '+', e.g. synthetic-balance+class-weight."
 )
 
