@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from lesiongan.classify.config import ClassifyConfig
-from lesiongan.classify.samplers import parse_strategy
+from lesiongan.classify.samplers import USES_SYNTHETIC, parse_strategy
 from lesiongan.config import Config
 
 # experiment names that are not complete strategies on their own
@@ -82,8 +82,39 @@ class ExperimentBase(Config):
         )
 
 
+def uses_synthetic(strategy: str) -> bool:
+    return any(p in USES_SYNTHETIC for p in expand_strategy(strategy).split("+"))
+
+
+class VariantConfig(Config):
+    """One synthetic set of an experiment: sampled from the experiment's GAN, maybe selected."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    select: Literal["none", "d-score", "classifier", "realism"] = "none"
+    keep: float = Field(1.0, gt=0, le=1)
+    # classifier / realism: the real-only strategy of this experiment whose first-seed run
+    # selects (it saw the train split only: the leakage guard checks it)
+    classifier: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> VariantConfig:
+        if (self.select == "none") != (self.keep == 1.0):
+            raise ValueError(f"variant {self.name}: select and keep < 1 go together")
+        if self.select in ("classifier", "realism") and not self.classifier:
+            raise ValueError(f"variant {self.name}: select={self.select} needs classifier")
+        return self
+
+
 class ImbalanceConfig(ExperimentBase):
     strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
+    # synthetic sets compared; each strategy that uses synthetic images runs on each variant
+    # (run name STRATEGY@VARIANT). Empty: one set, from `sample` (the demo's layout).
+    variants: list[VariantConfig] = Field(default_factory=list)
+    cas: bool = False  # also train synthetic-only on each variant: CAS = its BA / real-only BA
+    # the real-only strategy every other is compared with, besides `none`: "best" = highest mean
+    # test balanced accuracy among the real-only strategies run
+    reference: str = "best"
+    audit: bool = False  # realism of each variant in the `none` classifier's features
 
     @field_validator("strategies")
     @classmethod
@@ -93,6 +124,26 @@ class ImbalanceConfig(ExperimentBase):
         if len(set(v)) != len(v):
             raise ValueError("strategies must be distinct")
         return v
+
+    @model_validator(mode="after")
+    def _variants(self) -> ImbalanceConfig:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError("variant names must be distinct")
+        real_only = [s for s in self.strategies if not uses_synthetic(s)]
+        for v in self.variants:
+            if v.classifier and v.classifier not in real_only:
+                raise ValueError(
+                    f"variant {v.name}: classifier must be a real-only strategy of this "
+                    f"experiment ({', '.join(real_only) or 'none listed'})"
+                )
+        if self.variants and self.sample.synthetic:
+            raise ValueError("variants are sampled here: drop sample.synthetic")
+        if self.reference != "best" and self.reference not in real_only:
+            raise ValueError("reference must be 'best' or a real-only strategy of the experiment")
+        if (self.cas or self.audit) and "none" not in self.strategies:
+            raise ValueError("cas and audit need the real-only baseline 'none' in strategies")
+        return self
 
 
 class ScarcityConfig(ExperimentBase):

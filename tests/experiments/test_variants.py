@@ -1,0 +1,108 @@
+"""``experiment imbalance`` with synthetic variants: selection, CAS, the reference, the audit."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from lesiongan.errors import ConfigError
+from lesiongan.experiments.config import ImbalanceConfig
+from lesiongan.experiments.imbalance import run_imbalance
+
+TINY_GAN = {
+    "config": "gan-tiny",
+    "set": {"schedule.stabilize_kimg": 0.2, "schedule.fade_kimg": 0.2},
+}
+
+
+def _cfg(dataset: Path, **extra) -> ImbalanceConfig:
+    data = {
+        "dataset": str(dataset),
+        "strategies": ["none", "oversample", "synthetic-balance"],
+        "variants": [
+            {"name": "all"},
+            {"name": "d-score", "select": "d-score", "keep": 0.5},
+            {"name": "clf", "select": "classifier", "keep": 0.5, "classifier": "oversample"},
+        ],
+        "cas": True,
+        "audit": True,
+        "seeds": [0, 1],
+        "classify": {"image_size": 16, "epochs": 1, "batch_size": 8, "predict_train": False},
+        "bootstrap": 100,
+        "gan": TINY_GAN,
+        "sample": {"per_class": {"melanoma": 6, "seborrheic_keratosis": 6}},
+        **extra,
+    }
+    return ImbalanceConfig.model_validate(data)
+
+
+@pytest.mark.slow
+def test_variants_are_sampled_selected_compared_and_reported(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "exp"
+    results = run_imbalance(_cfg(tiny_dataset), out)
+    keys = set(results["strategies"])
+    assert keys == {
+        "none",
+        "oversample",
+        *(
+            f"{s}@{v}"
+            for s in ("synthetic-balance", "synthetic-only")
+            for v in ("all", "d-score", "clf")
+        ),
+    }
+    # each variant is its own synthetic directory; selected ones keep half of twice the images
+    for name, select in (("all", None), ("d-score", "d-score"), ("clf", "classifier")):
+        info = json.loads((out / "synthetic" / name / "synthetic.json").read_text())
+        # CAS trains on synthetic images alone: every class is sampled
+        assert info["counts"] == {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 6}
+        sel = info["selection"]
+        assert (sel or {}).get("method") == select
+        if sel:
+            assert sel["candidates"] == {"melanoma": 12, "seborrheic_keratosis": 12, "nevus": 12}
+        with open(out / "synthetic" / name / "manifest.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 18 and ("select_score" in rows[0]) == bool(sel)
+    clf_sel = json.loads((out / "synthetic" / "clf" / "synthetic.json").read_text())["selection"]
+    assert clf_sel["classifier"] == str((out / "runs" / "oversample" / "seed-0").resolve())
+    # the verdict's comparisons: against none and against the best real-only strategy
+    ba = {s: results["summary"][s]["balanced_accuracy"]["mean"] for s in ("none", "oversample")}
+    assert results["reference"] == max(ba, key=ba.get)
+    assert set(results["paired_vs_reference"]) == keys - {results["reference"]}
+    for v in ("all", "d-score", "clf"):
+        entry = results["variants"][v]
+        cas = entry["cas"]
+        expect = [
+            results["runs"][f"synthetic-only@{v}/seed-{s}"]["metrics"]["balanced_accuracy"]
+            / results["runs"][f"none/seed-{s}"]["metrics"]["balanced_accuracy"]
+            for s in (0, 1)
+        ]
+        assert cas["cas"] == pytest.approx(sum(expect) / 2)
+        assert entry["realism"]["features"] == "domain" and entry["realism"]["fid_floor"] >= 0
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["variants"] == json.loads(json.dumps(results["variants"]))
+    header = (out / "results.csv").read_text().splitlines()[0]
+    assert "diff_vs_reference" in header and "diff_t_ci_low" in header
+    # a re-run reuses everything
+    events: list[tuple] = []
+    run_imbalance(_cfg(tiny_dataset), out, on_cell=lambda *a: events.append(a))
+    assert events and {e[1] for e in events} == {"reused"}
+
+
+def test_variant_configs_are_checked(tiny_dataset: Path) -> None:
+    with pytest.raises(ValueError, match="real-only strategy"):
+        _cfg(
+            tiny_dataset,
+            variants=[{"name": "x", "select": "classifier", "keep": 0.5, "classifier": "cased"}],
+        )
+    with pytest.raises(ValueError, match="select and keep"):
+        _cfg(tiny_dataset, variants=[{"name": "x", "select": "d-score"}])
+    with pytest.raises(ValueError, match="distinct"):
+        _cfg(tiny_dataset, variants=[{"name": "x"}, {"name": "x"}])
+    with pytest.raises(ValueError, match="need the real-only baseline"):
+        _cfg(tiny_dataset, strategies=["oversample", "synthetic-balance"])
+    assert ConfigError  # the CLI turns these into one-line config errors
