@@ -35,7 +35,7 @@ from lesiongan.errors import LesionganError
 from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.grid import save_grid, to_uint8
-from lesiongan.gan.networks import Discriminator, Generator
+from lesiongan.gan.networks import Discriminator, Generator, build_networks
 from lesiongan.gan.real_scores import REAL_SCORES, score_training_images, write_real_scores
 from lesiongan.gan.schedule import build_phases, phase_at
 from lesiongan.utils.device import resolve_device
@@ -110,8 +110,8 @@ def load_gan(
             f"{path}: its config is not one this version reads ({exc.error_count()} error(s))"
         ) from None
     classes = list(state["classes"])
-    G = Generator(cfg.network, len(classes)).to(device)
-    D = Discriminator(cfg.network, len(classes)).to(device)
+    G, D = build_networks(cfg, len(classes))
+    G, D = G.to(device), D.to(device)
     try:
         G.load_state_dict(state["G_ema"])
         D.load_state_dict(state["D"])
