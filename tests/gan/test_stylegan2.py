@@ -295,3 +295,10 @@ def test_truncation_pulls_towards_the_class_mean_w(sg2_run: Path) -> None:
     full = G(z, c)
     spread = lambda x: (x[0] - x[1]).abs().mean()  # noqa: E731
     assert spread(at_mean) < spread(half) < spread(full)
+
+
+@pytest.mark.parametrize("name", ["sg2-tiny", "sg2-isic2017-cpu"])
+def test_recipes_are_valid_stylegan2_configs(name: str) -> None:
+    cfg = load_config(GanConfig, ROOT / "configs" / f"{name}.yaml", {})
+    assert cfg.network.arch == "stylegan2"
+    assert len(build_phases(cfg.network, cfg.schedule)) == 1
