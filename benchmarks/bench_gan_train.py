@@ -5,8 +5,13 @@ stabilization phase of ``--resolution`` and times full training iterations (D st
 gradient penalty + G step + EMA), after warm-up. CPU and CUDA; on CUDA it also tries
 ``torch.compile``. Results go to ``benchmarks/results/gan_train_<device>.json``.
 
+``--arch pggan stylegan2`` measures each family on the same recipe (StyleGAN2 networks are
+built at exactly ``--resolution``, as they train; PGGAN at the recipe's resolution or above).
+
     .venv/bin/python benchmarks/bench_gan_train.py --config configs/gan-demo.yaml --resolution 32
     python3 benchmarks/bench_gan_train.py --config gan-paper-256 --resolution 256 --compile
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_gan_train.py --config gan-demo \
+        --arch pggan stylegan2 --resolution 32 64 --set network.fmap_base=2048 --name gan_arch_cpu
 """
 
 from __future__ import annotations
@@ -30,7 +35,10 @@ from lesiongan.utils.distributed import DistInfo
 
 def measure(cfg: GanConfig, resolution: int, steps: int, warmup: int) -> dict:
     cfg = cfg.model_copy(deep=True)
-    cfg.network.resolution = max(cfg.network.resolution, resolution)
+    if cfg.network.arch == "stylegan2":  # not progressive: the network is the resolution
+        cfg.network.resolution = resolution
+    else:
+        cfg.network.resolution = max(cfg.network.resolution, resolution)
     n = 256
     data = TrainImages(
         images=torch.randint(
@@ -56,6 +64,7 @@ def measure(cfg: GanConfig, resolution: int, steps: int, warmup: int) -> dict:
     sync()
     dt = time.perf_counter() - t0
     return {
+        "arch": cfg.network.arch,
         "resolution": resolution,
         "batch": phase.batch_size,
         "steps": steps,
@@ -76,6 +85,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", type=Path, default=Path("configs/gan-demo.yaml"))
     ap.add_argument("--resolution", type=int, nargs="+", default=[32])
+    ap.add_argument(
+        "--arch", nargs="+", choices=["pggan", "stylegan2"], help="default: the recipe's"
+    )
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--compile", action="store_true", help="also measure with torch.compile (CUDA)")
@@ -84,17 +96,23 @@ def main() -> None:
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = True
     cfg = load_config(GanConfig, resolve_recipe(args.config), parse_overrides(args.overrides))
+    configs = [cfg]
+    if args.arch:
+        configs = [
+            cfg.model_copy(update={"network": cfg.network.model_copy(update={"arch": a})})
+            for a in args.arch
+        ]
     runs = []
-    for res in args.resolution:
-        runs.append(measure(cfg, res, args.steps, args.warmup))
-        print(runs[-1], flush=True)
-        if args.compile and torch.cuda.is_available():
-            compiled = cfg.model_copy(deep=True)
-            compiled.runtime.compile = True
-            runs.append(
-                measure(compiled, res, args.steps, args.warmup + 10)
-            )  # compile settles late
+    for run_cfg in configs:
+        for res in args.resolution:
+            runs.append(measure(run_cfg, res, args.steps, args.warmup))
             print(runs[-1], flush=True)
+            if args.compile and torch.cuda.is_available():
+                compiled = run_cfg.model_copy(deep=True)
+                compiled.runtime.compile = True
+                # compile settles late
+                runs.append(measure(compiled, res, args.steps, args.warmup + 10))
+                print(runs[-1], flush=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     write_result(
         args.name or f"gan_train_{device}",

@@ -108,6 +108,12 @@ def sample(
     classifier: Path | None = typer.Option(
         None, "--classifier", help="A 'classify train' run (real images only) for selection."
     ),
+    truncation: float | None = typer.Option(
+        None,
+        "--truncation",
+        help="StyleGAN2 truncation psi in [0, 1] (default: the run's, 1.0 = none; lower trades "
+        "diversity for typical images).",
+    ),
     checkpoint: Path | None = typer.Option(
         None, "--checkpoint", help="A specific checkpoint (default: latest)."
     ),
@@ -133,6 +139,7 @@ def sample(
         "select": select,
         "keep": keep,
         "classifier": str(classifier) if classifier else None,
+        "truncation_psi": truncation,
     }
     cfg = load_config(SampleConfig, defaults=options)
     with progress_bar("sample") as progress:

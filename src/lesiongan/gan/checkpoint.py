@@ -13,11 +13,14 @@ from typing import Any
 
 import torch
 
+from lesiongan.gan.config import NetworkConfig
 from lesiongan.utils.stage import StateFileError, load_state, save_state
 
 FORMAT = "lesiongan-gan-checkpoint-v1"
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{10})\.pt$")
+# Network keys that only change how a trained network is sampled, not its weights.
+SAMPLING_KEYS = frozenset({"truncation_psi"})
 
 
 class CheckpointError(StateFileError):
@@ -69,11 +72,17 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
 def check_compatible(
     path: Path, saved_network: dict, network: dict, saved_classes: list, classes: list
 ) -> None:
-    """The networks in the checkpoint must be the ones this config builds."""
+    """The networks in the checkpoint must be the ones this config builds (``arch`` included).
+
+    A key missing from an older checkpoint's config counts as its default (the value that
+    version used); sampling-only keys (:data:`SAMPLING_KEYS`) may differ.
+    """
+    defaults = NetworkConfig().model_dump(mode="json")
+    saved_network, network = {**defaults, **saved_network}, {**defaults, **network}
     diff = [
         k
         for k in sorted(set(saved_network) | set(network))
-        if saved_network.get(k) != network.get(k)
+        if k not in SAMPLING_KEYS and saved_network.get(k) != network.get(k)
     ]
     if diff:
         k = diff[0]

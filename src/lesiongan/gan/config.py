@@ -1,7 +1,9 @@
 """Typed configuration of a GAN run: networks, loss, optimizer, schedule, augmentation.
 
-Recipes live in ``configs/gan-*.yaml``; every key here can be set there or with ``--set``.
-Defaults are the paper's (Karras et al. 2018, appendix A) at 256 px.
+Recipes live in ``configs/gan-*.yaml`` and ``configs/sg2-*.yaml``; every key here can be set
+there or with ``--set``. Defaults are the PGGAN paper's (Karras et al. 2018, appendix A) at 256 px;
+``network.arch: stylegan2`` selects the second family (Karras et al. 2020a/b), whose own keys
+default to StyleGAN2's values.
 """
 
 from __future__ import annotations
@@ -18,6 +20,11 @@ def _is_pow2(n: int) -> bool:
 
 
 class NetworkConfig(Config):
+    arch: Literal["pggan", "stylegan2"] = Field(
+        "pggan",
+        description="generator family: pggan (progressive, Karras 2018) or stylegan2 "
+        "(full resolution from the start, Karras 2020)",
+    )
     resolution: int = Field(256, description="final output side in px: a power of two, 8..1024")
     fmap_base: int = Field(
         16384, description="channels at resolution r: min(fmap_base / r, fmap_max)"
@@ -28,6 +35,18 @@ class NetworkConfig(Config):
     conditional: bool = Field(True, description="one class-conditional network for all classes")
     embed_dim: int = Field(32, ge=1, description="label embedding size concatenated to z (G)")
     mbstd_group: int = Field(4, ge=1, description="minibatch-stddev group size (D)")
+    mapping_layers: int = Field(
+        8, ge=1, description="stylegan2: FC layers of the mapping network (8 in the paper)"
+    )
+    mapping_lr_mult: float = Field(
+        0.01, gt=0, description="stylegan2: learning-rate multiplier of the mapping network"
+    )
+    truncation_psi: float = Field(
+        1.0,
+        ge=0,
+        description="stylegan2: sampling truncation towards the tracked mean w of the class "
+        "(1 = none); a sampling setting, ignored while training and on resume checks",
+    )
 
     @field_validator("resolution")
     @classmethod
@@ -46,6 +65,23 @@ class LossConfig(Config):
     gp_target: float = Field(1.0, gt=0)
     drift: float = Field(0.001, ge=0, description="epsilon_drift * E[D(real)^2] (WGAN-GP)")
     r1_gamma: float = Field(10.0, ge=0, description="R1 penalty weight (logistic loss)")
+    r1_interval: int = Field(
+        1,
+        ge=1,
+        description="lazy R1: penalize every N-th D step with gamma * N (StyleGAN2: 16); "
+        "1 = every step",
+    )
+    pl_weight: float = Field(
+        0.0,
+        ge=0,
+        description="stylegan2: path length regularization weight (2 in the paper); "
+        "0 = off, the default, because its double backward through G is slow on CPU",
+    )
+    pl_interval: int = Field(
+        4, ge=1, description="lazy path length regularization: every N G steps"
+    )
+    pl_decay: float = Field(0.01, gt=0, le=1, description="decay of the running mean path length")
+    pl_batch_shrink: int = Field(2, ge=1, description="path length batch = batch // this")
 
 
 class OptimConfig(Config):
@@ -97,6 +133,21 @@ class AugmentConfig(Config):
     ada_interval: int = Field(4, ge=1, description="steps between p updates")
 
 
+class ConditioningConfig(Config):
+    transition_kimg: tuple[float, float] | None = Field(
+        None,
+        description="transitional conditioning (Shahbazi et al. 2022): [start, end] kimg over "
+        "which the class signal fades in from 0 to 1 (null = conditional from the start)",
+    )
+
+    @field_validator("transition_kimg")
+    @classmethod
+    def _range(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and not 0 <= v[0] <= v[1]:
+            raise ValueError("must be [start, end] with 0 <= start <= end")
+        return v
+
+
 class DataConfig(Config):
     classes: list[str] | None = Field(
         None, description="train on these classes only (default: all)"
@@ -129,6 +180,7 @@ class GanConfig(Config):
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    conditioning: ConditioningConfig = Field(default_factory=ConditioningConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     log: LogConfig = Field(default_factory=LogConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
@@ -137,4 +189,11 @@ class GanConfig(Config):
     def _check(self) -> GanConfig:
         if self.schedule.start_resolution > self.network.resolution:
             raise ValueError("schedule.start_resolution is above network.resolution")
+        sg2 = self.network.arch == "stylegan2"
+        if self.loss.pl_weight > 0 and not sg2:
+            raise ValueError("loss.pl_weight > 0 needs network.arch: stylegan2")
+        if self.network.truncation_psi != 1.0 and not sg2:
+            raise ValueError("network.truncation_psi != 1 needs network.arch: stylegan2")
+        if self.loss.r1_interval > 1 and self.loss.kind != "logistic-r1":
+            raise ValueError("loss.r1_interval > 1 needs loss.kind: logistic-r1")
         return self

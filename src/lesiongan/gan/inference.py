@@ -35,8 +35,8 @@ from lesiongan.errors import LesionganError
 from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.grid import to_uint8
-from lesiongan.gan.networks import build_networks
-from lesiongan.gan.schedule import build_phases, phase_at
+from lesiongan.gan.networks import build_networks, set_cond_blend
+from lesiongan.gan.schedule import build_phases, phase_at, transition_blend
 from lesiongan.utils.hashing import sha256_file
 
 COMPANION_SEED = 2**40
@@ -113,7 +113,7 @@ def load_gan(
             f"{path}: its config is not one this version reads ({exc.error_count()} error(s))"
         ) from None
     classes = list(state["classes"])
-    G, D = build_networks(cfg.network, len(classes))
+    G, D = build_networks(cfg, len(classes))
     G, D = G.to(device), D.to(device)
     try:
         G.load_state_dict(state["G_ema"])
@@ -122,10 +122,14 @@ def load_gan(
         raise LesionganError(
             f"{path}: weights do not match the saved config ({str(exc).splitlines()[0]})"
         ) from None
-    # A checkpoint saved during a fade-in is sampled with that phase's blend, as it was trained.
+    # A checkpoint saved during a fade-in is sampled with that phase's blend, as it was trained;
+    # one saved during the transition to conditional training with that class weight.
     phase, alpha = phase_at(
         build_phases(cfg.network, cfg.schedule), max(int(state["cur_nimg"]) - 1, 0)
     )
+    span = cfg.conditioning.transition_kimg
+    if span is not None:
+        set_cond_blend([G, D], transition_blend(state["cur_nimg"] / 1000, *span))
     return LoadedGan(
         G.eval().requires_grad_(False),
         D.eval().requires_grad_(False),
@@ -149,12 +153,26 @@ def _latents(gan: LoadedGan, seeds: Sequence[int]) -> torch.Tensor:
 
 
 @torch.no_grad()
-def generate(gan: LoadedGan, seeds: Sequence[int], labels: Sequence[int | str]) -> torch.Tensor:
-    """Images in [-1, 1] (N, 3, H, W, on the GAN's device) for per-image seeds and classes."""
+def generate(
+    gan: LoadedGan,
+    seeds: Sequence[int],
+    labels: Sequence[int | str],
+    truncation_psi: float | None = None,
+) -> torch.Tensor:
+    """Images in [-1, 1] (N, 3, H, W, on the GAN's device) for per-image seeds and classes.
+
+    ``truncation_psi`` (StyleGAN2 only; default: the run's ``network.truncation_psi``, 1 = none)
+    pulls w towards the class's mean w: fewer odd images, less diversity.
+    """
     if len(seeds) != len(labels):
         raise ValueError(f"{len(seeds)} seeds but {len(labels)} labels")
     c = torch.tensor(gan.label_indices(labels), dtype=torch.int64, device=gan.device)
-    return gan.G(_latents(gan, seeds).to(gan.device), c, gan.stage, gan.alpha)
+    z = _latents(gan, seeds).to(gan.device)
+    if truncation_psi is not None:
+        if gan.config is None or gan.config.network.arch != "stylegan2":
+            raise LesionganError(f"{gan.checkpoint}: truncation needs a stylegan2 run")
+        return gan.G(z, c, gan.stage, gan.alpha, truncation_psi=truncation_psi)
+    return gan.G(z, c, gan.stage, gan.alpha)
 
 
 def generate_uint8(gan: LoadedGan, seeds: Sequence[int], labels: Sequence[int | str]) -> np.ndarray:

@@ -6,9 +6,25 @@
   (Mescheder et al. 2018), gamma / 2 * E[|grad D(x)|^2].
 
 Both see D's inputs through the differentiable augmentation.
+
+Phases, named as in StyleGAN2-ADA: ``Gmain`` (G's loss), ``Greg`` (path length regularization,
+StyleGAN2 only), ``Dmain`` (D's loss without penalty) and ``Dboth`` (D's loss plus the gradient
+penalty). Lazy regularization (Karras et al. 2020a, section 3.1): the trainer runs ``Dboth``
+every ``loss.r1_interval`` D steps and ``Dmain`` otherwise, and the R1 term is multiplied by the
+interval so that its average strength is unchanged; the penalty shares the optimizer step with
+that minibatch's main loss (the reference takes a separate step). WGAN-GP's penalty is never lazy.
+
+Path length regularization (section 3.2): for images ``g(w)`` and ``y ~ N(0, I) / sqrt(H W)``,
+``a = |J_w^T y|`` (the gradient of ``sum(g(w) * y)`` with respect to w, its squared norm summed
+over features and averaged over the broadcast ws, then the square root), penalty
+``(a - a_mean)^2`` with ``a_mean`` a running mean (decay ``pl_decay``, kept in G's ``pl_mean``
+buffer), on ``batch // pl_batch_shrink`` samples every ``pl_interval`` G steps, weighted by
+``pl_weight * pl_interval``.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +32,7 @@ from torch import nn
 
 from lesiongan.gan.config import LossConfig
 
-PHASES = ("Gmain", "Dmain")
+PHASES = ("Gmain", "Greg", "Dmain", "Dboth")
 
 
 class GanLoss:
@@ -27,10 +43,12 @@ class GanLoss:
         augment: nn.Module,
         cfg: LossConfig,
         D_reg: nn.Module | None = None,
+        G_reg: nn.Module | None = None,
     ) -> None:
         self.G, self.D, self.augment, self.cfg = G, D, augment, cfg
-        # The penalty needs double backward, which torch.compile does not support: use eager D.
+        # The penalties need double backward, which torch.compile does not support: eager nets.
         self.D_reg = D_reg if D_reg is not None else D
+        self.G_reg = G_reg if G_reg is not None else G
 
     def accumulate_gradients(
         self,
@@ -53,8 +71,11 @@ class GanLoss:
             )
             loss.backward()
             return {"loss_G": loss.detach()}
-        if phase != "Dmain":
+        if phase == "Greg":
+            return self._path_length(gen_z, gen_c)
+        if phase not in ("Dmain", "Dboth"):
             raise ValueError(f"unknown phase {phase!r} (known: {', '.join(PHASES)})")
+        penalize = phase == "Dboth"
         with torch.no_grad():
             fake = self.G(gen_z, gen_c, stage, alpha)
         real_aug = self.augment(real_img)
@@ -65,10 +86,14 @@ class GanLoss:
             loss = (
                 fake_score.mean() - real_score.mean() + self.cfg.drift * real_score.square().mean()
             )
-            reg = self._gradient_penalty(real_aug, fake_aug, real_c, stage, alpha)
+            reg = (
+                self._gradient_penalty(real_aug, fake_aug, real_c, stage, alpha)
+                if penalize
+                else real_score.new_zeros(())
+            )
         else:
             # One forward pass on the reals serves both the loss and the R1 penalty.
-            real_score, reg = self._real_scores_and_r1(real_aug, real_c, stage, alpha)
+            real_score, reg = self._real_scores_and_r1(real_aug, real_c, stage, alpha, penalize)
             loss = F.softplus(fake_score).mean() + F.softplus(-real_score).mean()
         (loss + reg).backward()
         return {
@@ -92,13 +117,32 @@ class GanLoss:
         t = self.cfg.gp_target
         return self.cfg.gp_lambda * ((norm - t) ** 2 / t**2).mean()
 
-    def _real_scores_and_r1(self, real, labels, stage, alpha) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.cfg.r1_gamma == 0:
+    def _real_scores_and_r1(
+        self, real, labels, stage, alpha, penalize: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.cfg.r1_gamma == 0 or not penalize:
             return self.D(real, labels, stage, alpha).float(), real.new_zeros(
                 (), dtype=torch.float32
             )
         x = real.detach().requires_grad_(True)
         score = self.D_reg(x, labels, stage, alpha).float()
         (grad,) = torch.autograd.grad(score.sum(), x, create_graph=True)
-        r1 = self.cfg.r1_gamma / 2 * grad.float().square().flatten(1).sum(dim=1).mean()
+        gamma = self.cfg.r1_gamma * self.cfg.r1_interval  # lazy: stronger, less often
+        r1 = gamma / 2 * grad.float().square().flatten(1).sum(dim=1).mean()
         return score, r1
+
+    def _path_length(self, gen_z: torch.Tensor, gen_c: torch.Tensor | None) -> dict:
+        G, cfg = self.G_reg, self.cfg
+        if not hasattr(G, "synthesize"):
+            raise ValueError("path length regularization needs a StyleGAN2 generator")
+        n = max(gen_z.shape[0] // cfg.pl_batch_shrink, 1)
+        ws = G.map(gen_z[:n], None if gen_c is None else gen_c[:n])
+        img = G.synthesize(ws)
+        y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+        (grad,) = torch.autograd.grad((img.float() * y.float()).sum(), ws, create_graph=True)
+        lengths = grad.float().square().sum(dim=2).mean(dim=1).sqrt()
+        with torch.no_grad():
+            G.pl_mean.copy_(G.pl_mean.lerp(lengths.mean(), cfg.pl_decay))
+        penalty = (lengths - G.pl_mean).square().mean() * (cfg.pl_weight * cfg.pl_interval)
+        penalty.backward()
+        return {"reg_G": penalty.detach()}

@@ -14,7 +14,12 @@ Conditioning: G concatenates a learned label embedding to z (as the paper's cond
 variant concatenates a one-hot label); D is a projection discriminator (Miyato & Koyama 2018):
 ``D(x, y) = w^T h(x) + e_y^T h(x)``. Projection rather than an auxiliary classifier because
 AC-GAN's classification loss rewards easy-to-classify samples and is known to collapse
-intra-class diversity, which is what synthetic minority-class data must not lose.
+intra-class diversity, which is what synthetic minority-class data must not lose. For
+transitional conditioning (Shahbazi et al. 2022) the embedding and the projection term are
+multiplied by the non-persistent buffer ``cond_blend`` (1 unless the trainer sets it).
+
+:func:`build_networks` builds either family (``network.arch``: this module's ``pggan`` or
+``stylegan2`` from :mod:`lesiongan.gan.stylegan2`) for the trainer and for sampling.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import math
 import torch
 from torch import nn
 
-from lesiongan.gan.config import NetworkConfig
+from lesiongan.gan.config import GanConfig, NetworkConfig
 from lesiongan.gan.layers import (
     EqualizedConv2d,
     EqualizedLinear,
@@ -34,6 +39,7 @@ from lesiongan.gan.layers import (
     pixel_norm,
     upsample2x,
 )
+from lesiongan.gan.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 
 def resolutions(cfg: NetworkConfig) -> list[int]:
@@ -71,6 +77,7 @@ class Generator(nn.Module):
         self.conv4 = EqualizedConv2d(ch[0], ch[0], 3)
         self.blocks = nn.ModuleList(_GBlock(ch[i - 1], ch[i]) for i in range(1, len(ch)))
         self.to_rgb = nn.ModuleList(EqualizedConv2d(c, 3, 1, gain=1.0) for c in ch)
+        self.register_buffer("cond_blend", torch.ones(()), persistent=False)
 
     @property
     def max_stage(self) -> int:
@@ -87,7 +94,8 @@ class Generator(nn.Module):
         if self.embed is not None:
             if labels is None:
                 raise ValueError("a conditional generator needs labels")
-            x = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
+            y = self.embed(labels).to(z.dtype) * self.cond_blend.to(z.dtype)
+            x = torch.cat([z, y], dim=1)
         x = pixel_norm(x)
         # reshape first: pixel norm normalizes each 4x4 pixel's features (the reference code)
         x = pixel_norm(lrelu(self.input(x).reshape(z.shape[0], -1, 4, 4)))
@@ -134,6 +142,7 @@ class Discriminator(nn.Module):
         self.project = nn.Embedding(num_classes, ch[0]) if conditional else None
         if self.project is not None:
             nn.init.normal_(self.project.weight, std=1.0 / math.sqrt(ch[0]))
+        self.register_buffer("cond_blend", torch.ones(()), persistent=False)
 
     def forward(
         self,
@@ -157,8 +166,30 @@ class Discriminator(nn.Module):
         if self.project is not None:
             if labels is None:
                 raise ValueError("a conditional discriminator needs labels")
-            score = score + (self.project(labels).to(h.dtype) * h).sum(dim=1)
+            proj = (self.project(labels).to(h.dtype) * h).sum(dim=1)
+            score = score + self.cond_blend.to(h.dtype) * proj
         return score
+
+
+def build_networks(cfg: GanConfig, num_classes: int) -> tuple[nn.Module, nn.Module]:
+    """(G, D) of the family ``cfg.network.arch``, freshly initialised from torch's global RNG.
+
+    Both take ``(x, labels, stage, alpha)``; StyleGAN2 networks ignore ``stage`` and ``alpha``.
+    G is built before D, so a run's initial weights depend only on the seed set before the call.
+    """
+    if cfg.network.arch == "stylegan2":
+        G: nn.Module = StyleGAN2Generator(cfg.network, num_classes)
+        return G, StyleGAN2Discriminator(cfg.network, num_classes)
+    return Generator(cfg.network, num_classes), Discriminator(cfg.network, num_classes)
+
+
+def set_cond_blend(modules: list[nn.Module], value: float) -> None:
+    """Set the transitional-conditioning factor of every submodule that has one."""
+    for net in modules:
+        for m in net.modules():
+            buf = getattr(m, "cond_blend", None)
+            if isinstance(buf, torch.Tensor):
+                buf.fill_(value)
 
 
 def _as_tensor(alpha: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -166,8 +197,3 @@ def _as_tensor(alpha: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         return alpha.to(device=like.device, dtype=like.dtype)
     # torch.full, not torch.tensor: no host-to-device copy, so no sync on CUDA
     return torch.full((), alpha, device=like.device, dtype=like.dtype)
-
-
-def build_networks(cfg: NetworkConfig, num_classes: int) -> tuple[Generator, Discriminator]:
-    """G and D of the configured family, built at full size (the trainer and sampler use this)."""
-    return Generator(cfg, num_classes), Discriminator(cfg, num_classes)

@@ -68,6 +68,9 @@ class SampleConfig(Config):
     keep: float = Field(1.0, gt=0, le=1)  # share of the candidates kept per class
     classifier: str | None = None  # classify run for classifier / realism selection
     realism_k: int = Field(3, ge=1)
+    # StyleGAN2 only: None = the run's network.truncation_psi (1.0, none: synthetic training
+    # data must keep its diversity)
+    truncation_psi: float | None = Field(None, ge=0, le=1)
 
     @field_validator("per_class")
     @classmethod
@@ -179,7 +182,7 @@ def _sample_all(tmp, gan, config, selector, progress) -> dict[str, list[np.ndarr
             for start in range(0, n_cand, config.batch_size):
                 k = min(config.batch_size, n_cand - start)
                 seeds = [config.seed * SEED_STRIDE + index + start + j for j in range(k)]
-                pixels = generate_uint8(gan, seeds, [cls] * k)
+                pixels = generate_uint8(gan, seeds, [cls] * k, config.truncation_psi)
                 x = uint8_to_input(pixels, gan.device)
                 d_scores = score_images(gan, x, [cls] * k).cpu().tolist()
                 select = selector.scores(pixels, cls, d_scores)
@@ -318,7 +321,8 @@ def _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real
             "checkpoint": str(gan.checkpoint.resolve()),
             "checkpoint_sha256": gan.checkpoint_sha256,
             "checkpoint_kimg": gan.kimg,
-            "arch": gan.config.network.model_dump().get("arch", "pggan") if gan.config else None,
+            "arch": gan.config.network.arch if gan.config else None,
+            "truncation_psi": config.truncation_psi,
             "resolution": gan.resolution,
             "classes": gan.classes,
             "counts": config.per_class,

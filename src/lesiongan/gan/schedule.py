@@ -3,6 +3,12 @@
 Phase list for a start resolution r0 and final resolution R: stabilize r0, then for every
 resolution above it a fade-in phase (alpha 0 -> 1) and a stabilization phase. Each phase has the
 batch size of its resolution (the paper lowers it at 256 px and above to fit memory).
+
+``network.arch: stylegan2`` is not progressive: one stabilization phase at the final resolution,
+``schedule.final_kimg`` long (default ``stabilize_kimg``); ``start_resolution`` and
+``fade_kimg`` do not apply.
+
+:func:`transition_blend` is the factor of transitional conditioning (Shahbazi et al. 2022).
 """
 
 from __future__ import annotations
@@ -32,7 +38,10 @@ class Phase:
 def build_phases(net: NetworkConfig, sched: ScheduleConfig) -> list[Phase]:
     phases: list[Phase] = []
     start = 0
-    res_list = [r for r in resolutions(net) if r >= sched.start_resolution]
+    if net.arch == "stylegan2":
+        res_list = [net.resolution]
+    else:
+        res_list = [r for r in resolutions(net) if r >= sched.start_resolution]
     for res in res_list:
         kinds: list[Literal["stabilize", "fade"]] = (
             ["stabilize"] if res == res_list[0] else ["fade", "stabilize"]
@@ -61,3 +70,18 @@ def phase_at(phases: list[Phase], cur_nimg: int) -> tuple[Phase, float]:
                 return ph, min(1.0, max(0.0, (cur_nimg - ph.start_nimg) / ph.length_nimg))
             return ph, 1.0
     return phases[-1], 1.0
+
+
+def transition_blend(cur_kimg: float, start: float, end: float) -> float:
+    """Weight of the class signal: 0 before ``start`` kimg, 1 from ``end`` on, linear between.
+
+    Transitional conditioning (Shahbazi et al. 2022, "Collapse by Conditioning"): a GAN trained on
+    little data first learns unconditionally and only then takes the classes in, which avoids
+    the mode collapse of conditional training on small datasets. A pure function of the images
+    seen, so a resumed run follows the same curve.
+    """
+    if cur_kimg < start:
+        return 0.0
+    if cur_kimg >= end:
+        return 1.0
+    return (cur_kimg - start) / (end - start)

@@ -1,7 +1,10 @@
-"""The progressive GAN training loop.
+"""The GAN training loop, shared by both network families (``network.arch``).
 
 One iteration = one D step then one G step on a minibatch of the current phase (n_critic = 1 as
-in the paper), an EMA update of G, and an ADA update every few steps. Every ``tick_kimg`` the
+in the paper), an EMA update of G, and an ADA update every few steps. Lazy regularization: the
+D step includes R1 every ``loss.r1_interval`` iterations and the G step the path length penalty
+every ``loss.pl_interval`` (StyleGAN2). Transitional conditioning sets the networks' class
+weight from the images seen before each iteration. Every ``tick_kimg`` the
 loop logs statistics, writes a sample grid from fixed latents, checks that the losses are
 finite (rolling back to the last checkpoint if not), and every few ticks saves a checkpoint.
 All randomness comes from checkpointed generators, so ``--resume`` equals an uninterrupted run
@@ -10,6 +13,7 @@ on CPU.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import time
@@ -32,8 +36,14 @@ from lesiongan.gan.config import GanConfig
 from lesiongan.gan.data import BatchSampler, TrainImages, make_real_batch
 from lesiongan.gan.grid import save_grid
 from lesiongan.gan.loss import GanLoss
-from lesiongan.gan.networks import Discriminator, Generator
-from lesiongan.gan.schedule import Phase, build_phases, phase_at, total_nimg
+from lesiongan.gan.networks import build_networks, set_cond_blend
+from lesiongan.gan.schedule import (
+    Phase,
+    build_phases,
+    phase_at,
+    total_nimg,
+    transition_blend,
+)
 from lesiongan.utils.device import resolve_device as _resolve_device
 from lesiongan.utils.distributed import DistInfo, all_reduce_mean_grads, broadcast_params
 
@@ -89,10 +99,9 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(cfg.seed)
         n_cls = len(self.classes)
-        self.G = Generator(cfg.network, n_cls).to(device)
-        self.D = Discriminator(cfg.network, n_cls).to(device)
-        self.G_ema = Generator(cfg.network, n_cls).to(device).eval().requires_grad_(False)
-        self.G_ema.load_state_dict(self.G.state_dict())
+        G, D = build_networks(cfg, n_cls)
+        self.G, self.D = G.to(device), D.to(device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if self.channels_last:
             for m in (self.G, self.D, self.G_ema):
                 m.to(memory_format=torch.channels_last)
@@ -108,7 +117,8 @@ class Trainer:
         G_run, D_run = (
             (torch.compile(self.G), torch.compile(self.D)) if rt.compile else (self.G, self.D)
         )
-        self.loss = GanLoss(G_run, D_run, self.augment, cfg.loss, D_reg=self.D)
+        self.loss = GanLoss(G_run, D_run, self.augment, cfg.loss, D_reg=self.D, G_reg=self.G)
+        self.pl_active = cfg.loss.pl_weight > 0
         self.images = data.images.to(device)
         self.labels = data.labels.to(device)
         self.sampler = BatchSampler(len(data.labels), cfg.seed, cfg.data.mirror)
@@ -117,6 +127,8 @@ class Trainer:
         # Augmentation draws from the global RNG: decorrelate ranks.
         torch.manual_seed(cfg.seed * 1000 + 17 + info.rank)
         self.cur_nimg, self.tick, self.stage, self.phase_index, self.rollbacks = 0, 0, -1, -1, 0
+        self.batch_idx = 0  # iterations done: the clock of lazy regularization
+        self.cond_blend = 1.0  # the networks' cond_blend buffers hold this value
         self.opt_G: torch.optim.Optimizer | None = None
         self.opt_D: torch.optim.Optimizer | None = None
         grid_gen = torch.Generator().manual_seed(cfg.seed + 2)
@@ -155,6 +167,7 @@ class Trainer:
             "stage": self.stage,
             "phase_index": self.phase_index,
             "rollbacks": self.rollbacks,
+            "batch_idx": self.batch_idx,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -181,6 +194,7 @@ class Trainer:
             s["rollbacks"],
         )
         self.phase_index = s.get("phase_index", -1)
+        self.batch_idx = s.get("batch_idx", 0)
         self._make_optimizers()
         if s["opt_G"] is not None:
             self.opt_G.load_state_dict(s["opt_G"])
@@ -227,7 +241,15 @@ class Trainer:
         per = batch // self.info.world_size
         return slice(self.info.rank * per, (self.info.rank + 1) * per)
 
+    def _set_cond_blend(self) -> None:
+        span = self.cfg.conditioning.transition_kimg
+        blend = 1.0 if span is None else transition_blend(self.cur_nimg / 1000, *span)
+        if blend != self.cond_blend:
+            set_cond_blend([self.G, self.D, self.G_ema], blend)
+            self.cond_blend = blend
+
     def step(self) -> None:
+        self._set_cond_blend()
         phase, alpha = phase_at(self.phases, self.cur_nimg)
         if phase.index != self.phase_index:
             self._enter_phase(phase)
@@ -248,7 +270,7 @@ class Trainer:
         self.D.requires_grad_(True)
         self.opt_D.zero_grad(set_to_none=True)
         with amp:
-            d = self.loss.accumulate_gradients("Dmain", real, real_c, z, c, phase.stage, a)
+            d = self.loss.accumulate_gradients(self._d_phase(), real, real_c, z, c, phase.stage, a)
         all_reduce_mean_grads([p for p in self.D.parameters() if p.grad is not None], self.info)
         self.opt_D.step()
         real_scores = d.pop("real_scores")
@@ -263,12 +285,21 @@ class Trainer:
         self.opt_G.zero_grad(set_to_none=True)
         with amp:
             g = self.loss.accumulate_gradients("Gmain", real, real_c, z, c, phase.stage, a)
+        if self.pl_active and self.batch_idx % self.cfg.loss.pl_interval == 0:
+            z, c = self._draw(B)
+            with amp:
+                g.update(self.loss.accumulate_gradients("Greg", real, real_c, z, c, phase.stage, a))
         all_reduce_mean_grads([p for p in self.G.parameters() if p.grad is not None], self.info)
         self.opt_G.step()
         self._update_ema(B)
         rt = self.ada.step(B)
         self.cur_nimg += B
+        self.batch_idx += 1
         self._accumulate({**d, **g}, rt)
+
+    def _d_phase(self) -> str:
+        lazy = self.cfg.loss.kind == "logistic-r1" and self.batch_idx % self.cfg.loss.r1_interval
+        return "Dmain" if lazy else "Dboth"
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
@@ -281,6 +312,9 @@ class Trainer:
         beta = 0.5 ** (batch / max(ema_nimg, 1e-8))
         ema, cur = list(self.G_ema.parameters()), list(self.G.parameters())
         torch._foreach_lerp_(ema, cur, 1.0 - beta)
+        # buffers (StyleGAN2's mean w for truncation, fixed noise) are copied, as the reference does
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            b_ema.copy_(b)
 
     # -- ticks --------------------------------------------------------------------------------
     def _reset_tick_stats(self) -> None:
