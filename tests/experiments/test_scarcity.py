@@ -77,3 +77,35 @@ def test_bad_fractions_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("dataset: x\nfractions: [0, 0.5]\n")
     with pytest.raises(ConfigError, match="fractions"):
         load_config(ScarcityConfig, bad)
+
+
+def test_fraction_dataset_is_a_stage_and_a_stray_temporary_does_not_block(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """A run stopped while writing a fraction dataset leaves a temporary sibling; the re-run
+    removes it and completes (the old bare mkdir + rename died with FileExistsError)."""
+    import subprocess
+    import sys
+
+    from lesiongan.experiments.scarcity import write_fraction_dataset
+    from lesiongan.utils.stage import ConfigChangedError
+
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = tmp_path / "data" / "frac-0.5"
+    stray = out.parent / f".frac-0.5.tmp-{int(dead.stdout)}-0badc0de"
+    stray.mkdir(parents=True)
+    (stray / "manifest.csv").write_text("half")
+    keep = np.arange(0, 36, 2)
+    assert write_fraction_dataset(tiny_dataset, out, keep, 0.5) == out
+    assert not stray.exists()
+    assert len(load_dataset(out).split_rows("train")) == len(keep)
+    before = (out / "manifest.csv").stat().st_mtime_ns
+    write_fraction_dataset(tiny_dataset, out, keep, 0.5)  # equal: reused, not rewritten
+    assert (out / "manifest.csv").stat().st_mtime_ns == before
+    with pytest.raises(ConfigChangedError, match="train_ids_sha256"):
+        write_fraction_dataset(tiny_dataset, out, keep[:-1], 0.5)
