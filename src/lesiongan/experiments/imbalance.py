@@ -21,7 +21,7 @@ from typing import Any
 from lesiongan.config import load_config, save_config
 from lesiongan.data.manifest import PreparedDataset, load_dataset
 from lesiongan.data.synthetic import read_info
-from lesiongan.errors import ConfigError
+from lesiongan.errors import ConfigError, LesionganError
 from lesiongan.experiments.aggregate import (
     classification_accuracy_score,
     compare_strategies,
@@ -42,7 +42,7 @@ from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import resolve_recipe
 from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import DONE, open_stage, write_status
+from lesiongan.utils.stage import DONE, open_stage, read_status, write_status
 
 CellFn = Callable[[str, str, float, int, int], None]
 BASELINE = "none"
@@ -82,6 +82,17 @@ def experiment_gan(
     return gan_run, {"gan_reused": ensure_gan(dataset, gan_run, gan_cfg, force, stage)}
 
 
+def require_finished_gan(run: Path) -> None:
+    """A reused GAN run (``gan.run``) must have finished its schedule before it is sampled."""
+    state = read_status(run).get("state")
+    if state != DONE:
+        raise LesionganError(
+            f"{run}: the GAN run is not finished (status {state or 'missing'}); finish it with "
+            "'lesiongan gan train ... --resume', then run the experiment again (finished "
+            "classifier runs are kept)"
+        )
+
+
 def sample_counts(dataset: Path, cfg: ExperimentBase, every_class: bool = False) -> dict[str, int]:
     """Images to sample per class: ``balance`` fills every class up to the largest.
 
@@ -108,6 +119,7 @@ def prepare_synthetic(
         gan = Path(cfg.gan.run) if cfg.gan.run else None  # for the report's GAN curves
         return Path(cfg.sample.synthetic), gan, _synthetic_info(Path(cfg.sample.synthetic))
     gan_run, info = experiment_gan(dataset, out, cfg, force, stage)
+    require_finished_gan(gan_run)
     per_class = sample_counts(dataset, cfg)
     sample_cfg = SampleConfig(per_class=per_class, seed=cfg.sample.seed)
     info["sample_reused"] = ensure_sample(gan_run, out / "synthetic", sample_cfg, force, stage)
@@ -251,6 +263,7 @@ def _run_variants(
     with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
     cells = build_cells(cfg, dataset, runs, None, real_only)
     metrics = run_cells(cells, cfg.workers, force, on_cell)
+    require_finished_gan(gan_run)  # after the real-only cells, which do not need it
     per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
     variants: dict[str, Any] = {}
     syn_cells: list[Cell] = []
