@@ -30,7 +30,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def isic_sample() -> Path:
     if not ISIC_SAMPLE.is_dir():
-        pytest.skip(f"real ISIC 2017 sample not found at {ISIC_SAMPLE}")
+        pytest.skip(
+            f"real ISIC 2017 sample not found at {ISIC_SAMPLE} "
+            "(set LESIONGAN_ISIC_SAMPLE to its folder to run this test)"
+        )
     return ISIC_SAMPLE
 
 

@@ -252,13 +252,26 @@ def test_cli_train_table_force_and_errors(tiny_dataset: Path, tmp_path: Path, cl
 
 @pytest.mark.slow
 def test_short_training_on_procedural_lesions_beats_chance(tmp_path: Path) -> None:
+    """Chance is what an untrained network scores (a constant prediction): balanced accuracy 1/3,
+    AUC 0.5, a training loss of ln 3 under oversampling. CPUs differ in their float kernels and a
+    short run turns that into another trajectory, so the bounds sit below the spread over seeds
+    0-9 (a stand-in for machines), not near one machine's numbers."""
     from lesiongan.data.prepare import PrepareConfig, run_prepare
     from lesiongan.data.synth import SynthConfig, run_synth
 
     run_synth(tmp_path / "src", SynthConfig(n=300, size=64, seed=0), workers=1)
     run_prepare(tmp_path / "src", tmp_path / "ds", PrepareConfig(size=32), workers=1)
-    cfg = ClassifyConfig(strategy="oversample", epochs=6, bootstrap=200)
-    m = run_classify(tmp_path / "ds", tmp_path / "run", cfg).metrics
+    cfg = ClassifyConfig(strategy="oversample", epochs=12, bootstrap=200)
+    res = run_classify(tmp_path / "ds", tmp_path / "run", cfg)
+    m = res.metrics
     assert m is not None
-    assert m["balanced_accuracy_ci_low"] > 1 / 3, m["balanced_accuracy"]  # chance is 1/3
-    assert np.isfinite(m["melanoma_auc"]) and m["melanoma_auc"] > 0.5
+    hist = [json.loads(line) for line in (res.run_dir / "history.jsonl").read_text().splitlines()]
+    # margin: last-epoch loss 0.54-0.73 over seeds 0-9 here; bound 0.95 leaves 0.22 (ln 3 = 1.10)
+    assert hist[-1]["train_loss"] < 0.95, [h["train_loss"] for h in hist]
+    # margin: macro AUC 0.645-0.827 over seeds 0-9; bound 0.55 leaves 0.095
+    assert m["macro_auc"] > 0.55, m["macro_auc"]
+    # margin: balanced accuracy 0.427-0.670 over seeds 0-9; bound 1/3 leaves 0.094. Not the
+    # interval's low end (0.31-0.47 at 6 epochs: below 1/3 for 2 seeds in 10, and on another
+    # machine), nor melanoma AUC > 0.5 (0.55-0.77 at 12 epochs; 0.44 at 6).
+    assert m["balanced_accuracy"] > 1 / 3, m["balanced_accuracy"]
+    assert np.isfinite(m["melanoma_auc"])

@@ -51,6 +51,8 @@ def test_statistics_separate_images_with_and_without_hair(procedural_128) -> Non
     _, stats = compute_hair_stats(images)
     frac = np.array([s.hair_fraction for s in stats])
     length = np.array([s.hair_length for s in stats])
+    # margin: measured 0.839 and 0.873 (a fixed filter on seeded images, nothing trained); bound
+    # 0.8 leaves 0.039, about 12 of the image pairs swapping order
     assert roc_auc_score(has_hair, frac) > 0.8 and roc_auc_score(has_hair, length) > 0.8
     assert frac[has_hair].mean() > 4 * frac[~has_hair].mean()
 

@@ -205,7 +205,9 @@ def test_ema_follows_the_generator_early(finished_run: Path) -> None:
     key = "to_rgb.2.weight"
     to_g = (state["G_ema"][key] - state["G"][key]).norm()
     to_init = (state["G_ema"][key] - init[key]).norm()
-    assert to_g < 0.5 * to_init
+    # margin: measured to_g / to_init = 0.18 here; bound 0.5 leaves 0.32 (an EMA stuck at its
+    # initialization gives about 1)
+    assert to_g < 0.5 * to_init, (to_g / to_init).item()
 
 
 def test_resume_applies_changed_learning_rate(
