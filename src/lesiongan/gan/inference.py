@@ -175,9 +175,14 @@ def generate(
     return gan.G(z, c, gan.stage, gan.alpha)
 
 
-def generate_uint8(gan: LoadedGan, seeds: Sequence[int], labels: Sequence[int | str]) -> np.ndarray:
+def generate_uint8(
+    gan: LoadedGan,
+    seeds: Sequence[int],
+    labels: Sequence[int | str],
+    truncation_psi: float | None = None,
+) -> np.ndarray:
     """Images as uint8 arrays (N, H, W, 3), exactly as ``gan sample`` saves them."""
-    return to_uint8(generate(gan, seeds, labels))
+    return to_uint8(generate(gan, seeds, labels, truncation_psi))
 
 
 def uint8_to_input(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
