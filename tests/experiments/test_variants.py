@@ -11,6 +11,7 @@ import pytest
 from lesiongan.errors import ConfigError
 from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.experiments.imbalance import run_imbalance
+from lesiongan.experiments.verdict import render_verdict_markdown
 
 TINY_GAN = {
     "config": "gan-tiny",
@@ -85,6 +86,11 @@ def test_variants_are_sampled_selected_compared_and_reported(
         assert entry["realism"]["features"] == "domain" and entry["realism"]["fid_floor"] >= 0
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["variants"] == json.loads(json.dumps(results["variants"]))
+    # the report and the README verdict read these results as they are
+    html = (out / "report.html").read_text()
+    assert 'id="variants-table"' in html and 'data-key="variants/clf/cas/cas"' in html
+    verdict = render_verdict_markdown(on_disk)
+    assert verdict.count("\n| `") == 8 + 3 and f"`{results['reference']}`" in verdict
     header = (out / "results.csv").read_text().splitlines()[0]
     assert "diff_vs_reference" in header and "diff_t_ci_low" in header
     # a re-run reuses everything

@@ -105,10 +105,32 @@ def scarcity(
 
 def report(
     exp_dir: Path = typer.Argument(..., metavar="DIR", help="An experiment directory."),
+    markdown: bool = typer.Option(
+        False,
+        "--markdown",
+        help="Print the README's verdict instead (markdown tables and a sentence); writes nothing.",
+    ),
 ) -> None:
-    """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR)."""
-    from lesiongan.experiments.report import build_report
+    """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR).
 
+    With --markdown, print the verdict of an imbalance experiment: each strategy's metrics with
+    intervals and its paired difference from the best real-only strategy, each synthetic
+    variant's realism and CAS, and whether any synthetic strategy beats the reference.
+    """
+    from lesiongan.experiments.report import build_report, load_results
+
+    if markdown:
+        from lesiongan.errors import LesionganError
+        from lesiongan.experiments.verdict import render_verdict_markdown
+
+        results = load_results(exp_dir)
+        if results["experiment"] != "imbalance":
+            raise LesionganError(
+                f"{exp_dir / 'results.json'}: --markdown renders an imbalance experiment's "
+                f"verdict, not a {results['experiment']} experiment"
+            )
+        typer.echo(render_verdict_markdown(results))
+        return
     out.print(f"wrote {build_report(exp_dir)}")
 
 

@@ -77,16 +77,24 @@ def fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-def build_report(exp_dir: Path) -> Path:
-    """Write ``report.html`` and ``figures/*.png`` for an experiment directory."""
-    exp_dir = Path(exp_dir)
-    path = exp_dir / "results.json"
+def load_results(exp_dir: Path) -> dict[str, Any]:
+    """An experiment directory's ``results.json`` (one-line errors when missing or broken)."""
+    path = Path(exp_dir) / "results.json"
     if not path.is_file():
         raise LesionganError(f"{path}: missing; is {exp_dir} an experiment directory?")
     try:
         results = json.loads(path.read_text())
     except ValueError as exc:
         raise LesionganError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(results, dict) or "experiment" not in results:
+        raise LesionganError(f"{path}: not an experiment's results (no 'experiment' key)")
+    return results
+
+
+def build_report(exp_dir: Path) -> Path:
+    """Write ``report.html`` and ``figures/*.png`` for an experiment directory."""
+    exp_dir = Path(exp_dir)
+    results = load_results(exp_dir)
     figs: dict[str, bytes | None] = {}
     ctx: dict[str, Any] = {
         "r": results,
@@ -160,17 +168,57 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
                     {"key": k, "mean": m["mean"], "lo": m["ci_low"], "hi": m["ci_high"]}
                 )
         table.append(row)
-    paired_rows = []
-    for s, d in r["paired"].items():
-        paired_rows.append(
-            {"strategy": s, "cells": [{"key": k, **d[k]} for k in paired_keys if k in d]}
-        )
+    # the best real-only strategy, when it is not `none` (else the table above is that one)
+    reference = r.get("reference")
+    vs_reference = r.get("paired_vs_reference") if reference != r["baseline"] else None
+    if vs_reference:
+        figs["paired_reference"] = figures.paired_plot(vs_reference, paired_keys, reference)
     return {
         "table": table,
         "table_keys": [k for k in TABLE_KEYS if k in summary[strategies[0]]],
-        "paired_rows": paired_rows,
+        "paired_rows": _paired_rows(r["paired"], paired_keys),
         "paired_keys": paired_keys,
+        "reference_rows": _paired_rows(vs_reference or {}, paired_keys),
+        "variant_rows": _variant_rows(r.get("variants") or {}),
+        "variant_realism": VARIANT_REALISM,
     }
+
+
+def _paired_rows(paired: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"strategy": s, "cells": [{"key": k, **d[k]} for k in keys if k in d]}
+        for s, d in paired.items()
+    ]
+
+
+VARIANT_REALISM = (
+    ("fid", "FID"),
+    ("kid_mean", "KID"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("coverage", "coverage"),
+)
+
+
+def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per synthetic variant: selection, realism with its real-vs-real floor, CAS."""
+    rows = []
+    for name, v in variants.items():
+        realism = v.get("realism") or {}
+        rows.append(
+            {
+                "name": name,
+                "select": v.get("select") or "none",
+                "keep": v.get("keep"),
+                "features": realism.get("features"),
+                "realism": [
+                    {"key": k, "value": realism.get(k), "floor": realism.get(f"{k}_floor")}
+                    for k, _ in VARIANT_REALISM
+                ],
+                "cas": v.get("cas") or {},
+            }
+        )
+    return rows
 
 
 def _resolve(exp_dir: Path, p: str) -> Path:
@@ -179,7 +227,9 @@ def _resolve(exp_dir: Path, p: str) -> Path:
 
 
 def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -> bytes | None:
-    syn_dir = _resolve(exp_dir, r["synthetic"]["dir"])
+    # with variants, the images of the first (the synthetic/ directory holds one per variant)
+    first = next(iter((r.get("variant_dirs") or {}).values()), None)
+    syn_dir = _resolve(exp_dir, first["dir"] if first else r["synthetic"]["dir"])
     manifest = syn_dir / "manifest.csv"
     if not manifest.is_file():
         return None

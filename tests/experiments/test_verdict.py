@@ -1,0 +1,154 @@
+"""The README's verdict from a results.json: tables, the sentence, ``report --markdown``."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from variant_results import make_results, write_experiment
+
+from lesiongan.experiments.verdict import (
+    render_verdict_markdown,
+    render_verdict_sentence,
+    render_verdict_table,
+)
+
+
+def _rows(table: str) -> list[list[str]]:
+    return [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()]
+
+
+def test_table_rows_cells_and_order() -> None:
+    r = make_results()
+    strategies_table, variants_table = render_verdict_table(r).split("\n\n")
+    rows = _rows(strategies_table)
+    assert rows[0] == [
+        "strategy",
+        "balanced accuracy",
+        "melanoma sensitivity",
+        "keratosis sensitivity",
+        "melanoma AUC",
+        "Δ balanced accuracy vs oversample",
+        "Δ melanoma sensitivity vs oversample",
+    ]
+    assert set(rows[1]) == {"---"}
+    # real-only first, then each variant's strategies
+    assert [row[0] for row in rows[2:]] == [
+        "`none`",
+        "`oversample`",
+        "`synthetic-balance@all`",
+        "`synthetic-only@all`",
+        "`synthetic-balance@d-score`",
+        "`synthetic-only@d-score`",
+    ]
+    m = r["summary"]["none"]["sensitivity_seborrheic_keratosis"]
+    assert rows[2][3] == f"{m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+    assert rows[3][5:] == ["–", "–"]  # the reference itself
+    assert rows[6][5] == "+0.041 [+0.012, +0.070]"  # planted in variant_results
+    assert rows[5][5] == "-0.200 [-0.310, -0.090]"
+    d = r["paired_vs_reference"]["none"]["sensitivity_melanoma"]
+    assert rows[2][6] == f"{d['diff']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+    v = _rows(variants_table)
+    assert v[0] == [
+        "variant",
+        "selection",
+        "FID (floor)",
+        "recall (floor)",
+        "coverage (floor)",
+        "CAS [95 % CI]",
+    ]
+    real = r["variants"]["all"]["realism"]
+    cas = r["variants"]["all"]["cas"]
+    assert v[2] == [
+        "`all`",
+        "none (all kept)",
+        f"{real['fid']:.3f} ({real['fid_floor']:.3f})",
+        f"{real['recall']:.3f} ({real['recall_floor']:.3f})",
+        f"{real['coverage']:.3f} ({real['coverage_floor']:.3f})",
+        f"{cas['cas']:.3f} [{cas['ci_low']:.3f}, {cas['ci_high']:.3f}]",
+    ]
+    assert (
+        v[3][1] == "d-score, keep 0.5"
+        and v[3][4] == f"{r['variants']['d-score']['realism']['coverage']:.3f}"
+    )
+
+
+def test_missing_values_show_a_dash() -> None:
+    r = make_results()
+    r["summary"]["none"]["melanoma_auc"] = {
+        "n": 0,
+        "values": [],
+        "mean": None,
+        "ci_low": None,
+        "ci_high": None,
+    }
+    r["summary"]["none"]["balanced_accuracy"].update(ci_low=None, ci_high=None)  # one seed
+    del r["variants"]["all"]["cas"]
+    del r["variants"]["d-score"]["realism"]
+    table = render_verdict_table(r)
+    none = _rows(table.split("\n\n")[0])[2]
+    assert none[4] == "–" and none[1] == f"{r['summary']['none']['balanced_accuracy']['mean']:.3f}"
+    variants = _rows(table.split("\n\n")[1])
+    assert variants[2][-1] == "–" and variants[3][2:5] == ["–", "–", "–"]
+    del r["variants"]
+    assert "\n\n" not in render_verdict_table(r)
+
+
+def test_sentence_says_what_the_intervals_say() -> None:
+    r = make_results()
+    assert render_verdict_sentence(r) == (
+        "Against the best real-only strategy, `oversample`, with paired 95 % intervals (seeds and "
+        "test images resampled): on balanced accuracy, `synthetic-balance@d-score` "
+        "(+0.041 [+0.012, +0.070]) beats it and the other one shows no significant difference; "
+        "on melanoma sensitivity, no strategy that adds synthetic images beats it (both compared "
+        "show no significant difference)."
+    )
+    worse = copy.deepcopy(r)
+    d = worse["paired_vs_reference"]["synthetic-balance@all"]["sensitivity_melanoma"]
+    d.update({"diff": -0.1, "ci_low": -0.2, "ci_high": -0.01})
+    assert render_verdict_sentence(worse).endswith(
+        "on melanoma sensitivity, no strategy that adds synthetic images beats it, "
+        "`synthetic-balance@all` (-0.100 [-0.200, -0.010]) is worse and the other one shows no "
+        "significant difference."
+    )
+    # an interval touching 0 is no difference; a missing interval is none either
+    edge = copy.deepcopy(r)
+    edge["paired_vs_reference"]["synthetic-balance@d-score"]["balanced_accuracy"]["ci_low"] = 0.0
+    edge["paired_vs_reference"]["synthetic-balance@all"]["balanced_accuracy"]["ci_low"] = None
+    assert "on balanced accuracy, no strategy that adds synthetic images beats it (both" in (
+        render_verdict_sentence(edge)
+    )
+    # a reference chosen by the config, not the best: said so
+    chosen = copy.deepcopy(r)
+    chosen["summary"]["none"]["balanced_accuracy"]["mean"] = 0.99
+    assert render_verdict_sentence(chosen).startswith(
+        "Against the reference real-only strategy, `oversample`,"
+    )
+
+
+def test_without_reference_it_compares_with_none() -> None:
+    r = make_results()
+    for key in ("reference", "paired_vs_reference", "real_only_strategies", "variants"):
+        del r[key]
+    r["summary"]["none"]["balanced_accuracy"]["mean"] = 0.99
+    table = render_verdict_table(r)
+    assert "Δ balanced accuracy vs none" in table
+    none = _rows(table)[2]
+    assert none[0] == "`none`" and none[5:] == ["–", "–"]
+    sentence = render_verdict_sentence(r)
+    assert sentence.startswith("Against the best real-only strategy, `none`,")
+    # oversample is real-only (known by name), synthetic-only is CAS: two compared
+    assert "`oversample`" not in sentence and "`synthetic-only" not in sentence
+
+
+def test_cli_report_markdown_prints_the_verdict(tmp_path: Path, cli) -> None:
+    r = make_results()
+    out = write_experiment(tmp_path / "exp", r)
+    code, stdout, err = cli("report", out, "--markdown")
+    assert code == 0, err
+    assert stdout == render_verdict_markdown(r) + "\n"
+    assert not (out / "report.html").exists()
+    r["experiment"] = "scarcity"
+    out2 = write_experiment(tmp_path / "exp2", r)
+    code, _, err = cli("report", out2, "--markdown")
+    assert code == 1 and "not a scarcity experiment" in err and len(err.strip().splitlines()) == 1
