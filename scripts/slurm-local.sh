@@ -94,7 +94,7 @@ start_munge() {
     log "munged did not start"; exit 1
 }
 
-running() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+running() { local pid; pid=$(cat "$1" 2>/dev/null) && kill -0 "$pid" 2>/dev/null; }
 
 node_idle() { sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; }
 
@@ -123,9 +123,8 @@ start() {
 
 stop() {
     for name in slurmd slurmctld; do
-        if running "$D/$name.pid"; then
-            $SUDO kill "$(cat "$D/$name.pid")" || true
-        fi
+        pid=$(cat "$D/$name.pid" 2>/dev/null) || continue
+        $SUDO kill "$pid" 2>/dev/null || true
     done
     for name in slurmd slurmctld; do
         for _ in $(seq 50); do running "$D/$name.pid" || break; sleep 0.1; done

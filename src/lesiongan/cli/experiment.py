@@ -183,14 +183,16 @@ def status(
 
 def print_status(rows: list) -> None:
     table = Table(title="experiment jobs")
-    for col in ("job", "stage", "state", "SLURM id", "log / error"):
+    for col in ("job", "stage", "state", "SLURM id", "log"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        detail = r.log or ""
-        if r.error:
-            detail = f"{detail}\n{r.error}" if detail else r.error
-        table.add_row(r.key, r.stage, r.state, r.job_id or "-", detail)
+        table.add_row(r.key, r.stage, r.state, r.job_id or "-", r.log or "")
     out.print(table)
+    for r in rows:  # whole lines, not folded into the table: easy to copy and grep
+        if r.state == "failed":
+            out.print(f"failed {r.key}: {r.error}", markup=False)
+            if r.log:
+                out.print(f"  log: {r.log}", markup=False)
     counts = {s: sum(r.state == s for r in rows) for s in ("done", "running", "pending", "failed")}
     out.print(", ".join(f"{n} {s}" for s, n in counts.items()), markup=False)
 
