@@ -35,7 +35,8 @@ def _slurm_reason() -> str | None:
         return f"sinfo does not answer ({exc}); run scripts/slurm-local.sh start"
     states = proc.stdout.split()
     if proc.returncode or not {"idle", "mixed", "allocated"} & set(states):
-        return f"no SLURM node up (sinfo: {proc.stderr.strip() or states}); scripts/slurm-local.sh start"
+        why = proc.stderr.strip() or states
+        return f"no SLURM node up (sinfo: {why}); run scripts/slurm-local.sh start"
     return None
 
 
@@ -130,10 +131,10 @@ def test_cancelled_job_is_resubmitted_and_resumes(
     subprocess.run(["scancel", job["job_id"]], check=True)
     rows = _wait(out)
     assert [r.state for r in rows] == ["failed"]
-    code, stdout, _ = cli(
+    code, _, err = cli(
         "experiment", "imbalance", cfg, "--out", out, "--launcher", "slurm", "--wait"
     )
-    assert code == 0
+    assert code == 0, err
     again = load_jobs(out)["jobs"]["none/seed-0"]
     assert again["job_id"] != job["job_id"]
     assert "resumed" in Path(again["stderr"]).read_text()
