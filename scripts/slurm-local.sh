@@ -36,7 +36,7 @@ write_conf() {
     local host cpus mem_mb
     # a job that asks for no memory gets DefMemPerCPU per CPU (else the whole node: one job)
     host=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)  # nproc obeys OMP_NUM_THREADS
     # RealMemory: MemTotal minus a margin (1 GiB or 10 %, whichever is larger) for the OS
     mem_mb=$(awk '/MemTotal/ {m=int($2/1024); d=int(m/10); if (d<1024) d=1024; print m-d}' \
         /proc/meminfo)
@@ -71,7 +71,14 @@ DefMemPerCPU=$((mem_mb / cpus))
 NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+    if cmp -s "$CONF.tmp" "$CONF"; then
+        $SUDO rm -f "$CONF.tmp"
+        return
+    fi
     $SUDO mv "$CONF.tmp" "$CONF"
+    if running "$D/slurmctld.pid"; then  # a running cluster picks up the new node size
+        $SUDO scontrol reconfigure || true
+    fi
 }
 
 start_munge() {
