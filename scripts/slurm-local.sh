@@ -76,9 +76,7 @@ CONF
         return
     fi
     $SUDO mv "$CONF.tmp" "$CONF"
-    if running "$D/slurmctld.pid"; then  # a running cluster picks up the new node size
-        $SUDO scontrol reconfigure || true
-    fi
+    CHANGED=1  # node changes need the daemons restarted
 }
 
 start_munge() {
@@ -107,7 +105,9 @@ node_idle() { sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(idle|mixed|allocated
 
 start() {
     install
+    CHANGED=0
     write_conf
+    [ "$CHANGED" -eq 0 ] || stop
     start_munge
     $SUDO mkdir -p "$D/state" "$D/spool"
     running "$D/slurmctld.pid" || $SUDO /usr/sbin/slurmctld
