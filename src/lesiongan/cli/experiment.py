@@ -11,6 +11,7 @@ from rich.table import Table
 
 from lesiongan.cli.console import err, out, progress_bar
 from lesiongan.config import load_config, parse_overrides
+from lesiongan.errors import LesionganError
 from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
@@ -19,8 +20,50 @@ app = typer.Typer(
 
 CONFIG_HELP = (
     "YAML experiment config (a path or a bundled recipe, e.g. experiment-demo); keys: dataset, "
-    "strategies, seeds, classify (classifier options), gan (config/run), sample, workers."
+    "strategies, seeds, classify (classifier options), gan (config/run), sample, workers, "
+    "launcher (local or slurm, with per-stage SLURM resources)."
 )
+LAUNCHER_HELP = (
+    "local: run the cells here (workers at once). slurm: submit every unfinished cell as a "
+    "SLURM job (classifier cells as job arrays) and return; see `experiment status`. "
+    "Default: the config's launcher.kind."
+)
+WAIT_HELP = "With --launcher slurm: wait for the jobs, then aggregate (results.json, report)."
+
+
+def _launch(kind: str, cfg, out_dir: Path, force: bool, launcher: str | None, wait: bool):
+    """Local: None (the caller runs the experiment). SLURM: submit, maybe wait and aggregate."""
+    if launcher:
+        cfg = cfg.model_copy(
+            update={"launcher": cfg.launcher.model_copy(update={"kind": launcher})}
+        )
+    if cfg.launcher.kind == "local":
+        return cfg, None
+    from lesiongan.experiments.slurm import submit_experiment
+
+    submitted = submit_experiment(kind, cfg, out_dir, force)
+    for key, r in submitted.items():
+        after = f" after {','.join(r['after'])}" if r["after"] else ""
+        out.print(f"{r['job_id']}\t{key}{after}", markup=False)
+    err.print(f"submitted {len(submitted)} jobs; record in {out_dir / 'jobs.json'}")
+    if not wait:
+        err.print(f"watch: lesiongan experiment status {out_dir}")
+        raise typer.Exit(0)
+    return cfg, _wait_and_aggregate(out_dir)
+
+
+def _wait_and_aggregate(out_dir: Path, poll_s: float = 10.0) -> dict:
+    from lesiongan.experiments.slurm import aggregate_experiment, wait_experiment
+
+    rows = wait_experiment(out_dir, poll_s)
+    failed = [r for r in rows if r.state == "failed"]
+    if failed:
+        print_status(rows)
+        raise LesionganError(
+            f"{out_dir}: {len(failed)} jobs failed (first {failed[0].key}: {failed[0].error}); "
+            "run the same command again to resubmit them"
+        )
+    return aggregate_experiment(out_dir)
 
 
 @contextlib.contextmanager
@@ -52,6 +95,8 @@ def imbalance(
         [], "--set", help="Override a key: --set dataset=ds --set seeds=[0,1]"
     ),
     force: bool = typer.Option(False, "--force", help="Start again, replacing the directory."),
+    launcher: str | None = typer.Option(None, "--launcher", help=LAUNCHER_HELP),
+    wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
 ) -> None:
     """The poster's experiment: does adding GAN samples raise minority-class sensitivity?
 
@@ -67,7 +112,9 @@ def imbalance(
     from lesiongan.experiments.imbalance import run_imbalance
 
     cfg = load_config(ImbalanceConfig, resolve_recipe(config_file), parse_overrides(overrides))
-    results = run_imbalance(cfg, out_dir, force, stage_progress, cell_printer())
+    cfg, results = _launch("imbalance", cfg, out_dir, force, _check_launcher(launcher), wait)
+    if results is None:
+        results = run_imbalance(cfg, out_dir, force, stage_progress, cell_printer())
     print_results(results)
     out.print(f"report: {out_dir / 'report.html'}")
 
@@ -80,6 +127,8 @@ def scarcity(
         [], "--set", help="Override a key: --set fractions=[0.5,1]"
     ),
     force: bool = typer.Option(False, "--force", help="Start again, replacing the directory."),
+    launcher: str | None = typer.Option(None, "--launcher", help=LAUNCHER_HELP),
+    wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
 ) -> None:
     """Label scarcity: balanced accuracy and minority sensitivity vs the number of real labels.
 
@@ -91,7 +140,14 @@ def scarcity(
     from lesiongan.experiments.scarcity import run_scarcity
 
     cfg = load_config(ScarcityConfig, resolve_recipe(config_file), parse_overrides(overrides))
-    results = run_scarcity(cfg, out_dir, force, stage_progress, cell_printer())
+    cfg, results = _launch("scarcity", cfg, out_dir, force, _check_launcher(launcher), wait)
+    if results is None:
+        results = run_scarcity(cfg, out_dir, force, stage_progress, cell_printer())
+    print_curve(results)
+    out.print(f"report: {out_dir / 'report.html'}")
+
+
+def print_curve(results: dict) -> None:
     table = Table(title="balanced accuracy vs real labels (mean over seeds, 95 % CI)")
     for col in ("fraction", "real labels", "strategy", "balanced accuracy"):
         table.add_column(col, justify="right")
@@ -100,7 +156,61 @@ def scarcity(
             str(p["fraction"]), str(p["n_train"]), p["strategy"], _cell(p["balanced_accuracy"])
         )
     out.print(table)
-    out.print(f"report: {out_dir / 'report.html'}")
+
+
+def _check_launcher(value: str | None) -> str | None:
+    if value not in (None, "local", "slurm"):
+        raise typer.BadParameter(f"{value!r}: use local or slurm", param_hint="--launcher")
+    return value
+
+
+@app.command()
+def status(
+    exp_dir: Path = typer.Argument(..., metavar="DIR", help="An experiment directory."),
+) -> None:
+    """Every job of an experiment: pending / running / done / failed, its log, its last error.
+
+    Done comes from the stage directory; pending, running and failed from SLURM (squeue) and
+    the job's result file. Exit status 1 when a job failed.
+    """
+    from lesiongan.experiments.slurm import experiment_status
+
+    rows = experiment_status(exp_dir)
+    print_status(rows)
+    if any(r.state == "failed" for r in rows):
+        raise typer.Exit(1)
+
+
+def print_status(rows: list) -> None:
+    table = Table(title="experiment jobs")
+    for col in ("job", "stage", "state", "SLURM id", "log"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r.key, r.stage, r.state, r.job_id or "-", r.log or "")
+    out.print(table)
+    for r in rows:  # whole lines, not folded into the table: easy to copy and grep
+        if r.state == "failed":
+            out.print(f"failed {r.key}: {r.error}", markup=False)
+            if r.log:
+                out.print(f"  log: {r.log}", markup=False)
+    counts = {s: sum(r.state == s for r in rows) for s in ("done", "running", "pending", "failed")}
+    out.print(", ".join(f"{n} {s}" for s, n in counts.items()), markup=False)
+
+
+@app.command()
+def aggregate(
+    exp_dir: Path = typer.Argument(..., metavar="DIR", help="An experiment directory."),
+    wait: bool = typer.Option(False, "--wait", help="Wait for pending and running jobs first."),
+) -> None:
+    """Write results.json, results.csv and report.html once every job of DIR is done."""
+    from lesiongan.experiments.slurm import aggregate_experiment
+
+    results = _wait_and_aggregate(exp_dir) if wait else aggregate_experiment(exp_dir)
+    if results["experiment"] == "imbalance":
+        print_results(results)
+    else:
+        print_curve(results)
+    out.print(f"report: {exp_dir / 'report.html'}")
 
 
 def report(

@@ -44,6 +44,30 @@ class SampleStage(Config):
     seed: int = 0
 
 
+class SlurmResources(Config):
+    """What one stage's SLURM jobs ask for (``launcher.gan`` / ``.sample`` / ``.classify``)."""
+
+    partition: str | None = None  # default: the cluster's default partition
+    gpus_per_node: int = Field(0, ge=0)  # gan: > 1 runs torchrun with one process per GPU
+    cpus_per_task: int = Field(1, ge=1)  # also the job's torch threads (OMP_NUM_THREADS)
+    mem_gb: float | None = Field(None, gt=0)  # default: the cluster's DefMemPerCPU
+    timeout_min: int = Field(60, ge=1)
+    array_parallelism: int = Field(256, ge=1)  # classifier arrays: tasks running at once
+    # any other sbatch option, without the dashes: {account: lab, qos: normal, constraint: a100}
+    slurm_additional_parameters: dict[str, Any] = Field(default_factory=dict)
+    setup: list[str] = Field(default_factory=list)  # shell lines before the job (module load)
+
+
+class LauncherConfig(Config):
+    """Where the cells run: ``local`` (this machine, ``workers`` at once) or ``slurm`` jobs."""
+
+    kind: Literal["local", "slurm"] = "local"
+    folder: str | None = None  # submitit's job files and logs (default: DIR/slurm)
+    gan: SlurmResources = SlurmResources(timeout_min=24 * 60)
+    sample: SlurmResources = SlurmResources()
+    classify: SlurmResources = SlurmResources()
+
+
 class ExperimentBase(Config):
     dataset: str  # a prepared dataset (train/test split)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
@@ -54,6 +78,13 @@ class ExperimentBase(Config):
     workers: int = Field(1, ge=1)  # classifier runs in parallel (one torch thread each)
     gan: GanStage = GanStage()
     sample: SampleStage = SampleStage()
+    # not part of the experiment's identity: a directory may be continued with another launcher
+    launcher: LauncherConfig = LauncherConfig()
+
+    @field_validator("launcher", mode="before")
+    @classmethod
+    def _launcher_kind(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v  # `launcher: slurm` for short
 
     @field_validator("seeds")
     @classmethod

@@ -57,7 +57,7 @@ def open_experiment(
     (finished cells are reused, interrupted ones resume) and re-aggregates.
     """
     out = Path(out)
-    stage = open_stage(out, cfg, inputs, force=force, resumable=True)
+    stage = open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
     if not stage.is_new:
         write_status(out, "running")
         return
@@ -207,8 +207,7 @@ def run_imbalance(
 ) -> dict[str, Any]:
     start = time.perf_counter()
     out, dataset = Path(out), Path(cfg.dataset)
-    ds = load_dataset(dataset)
-    classes = list(ds.classes)
+    load_dataset(dataset)  # a bad dataset fails before anything is written
     open_experiment(out, cfg, [dataset], "imbalance", force)
     if cfg.variants:
         cells, metrics, syn_part = _run_variants(cfg, dataset, out, force, stage, on_cell)
@@ -220,6 +219,24 @@ def run_imbalance(
             "synthetic": {"dir": relative_path(synthetic, out), **syn_info},
             "gan_run": relative_path(gan_run, out) if gan_run else None,
         }
+    return finish_imbalance(cfg, out, cells, metrics, syn_part, time.perf_counter() - start)
+
+
+def finish_imbalance(
+    cfg: ImbalanceConfig,
+    out: Path,
+    cells: list[Cell],
+    metrics: dict[str, dict[str, Any]],
+    syn_part: dict[str, Any],
+    seconds: float,
+) -> dict[str, Any]:
+    """Aggregate finished cells: ``results.json``, ``results.csv``, ``report.html``, done.
+
+    The one aggregation of both launchers (local, after its pool; slurm, after the jobs).
+    """
+    dataset = Path(cfg.dataset)
+    ds = load_dataset(dataset)
+    classes = list(ds.classes)
     real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
     results = {
         "experiment": "imbalance",
@@ -240,7 +257,7 @@ def run_imbalance(
             for c in cells
         },
         **aggregate(cfg, cells, metrics, classes, real_only),
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
     }
     if cfg.variants:
         results["variants"] = _variant_results(cfg, out, results)

@@ -30,7 +30,7 @@ from lesiongan.data.manifest import (
     save_dataset,
 )
 from lesiongan.experiments.aggregate import summarize, summary_keys
-from lesiongan.experiments.cells import run_cells
+from lesiongan.experiments.cells import Cell, run_cells
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy
 from lesiongan.experiments.imbalance import (
     CellFn,
@@ -118,26 +118,51 @@ def run_scarcity(
     out, dataset = Path(out), Path(cfg.dataset)
     ds = load_dataset(dataset)
     open_experiment(out, cfg, [dataset], "scarcity", force)
-    classes = list(ds.classes)
     train = ds.split_rows("train")
     subsets = nested_fractions([r.label for r in train], cfg.fractions, cfg.seeds[0])
-    curve, runs = [], {}
+    fractions = []
+    metrics: dict[str, dict[str, Any]] = {}
     for f, keep in subsets.items():
         tag = f"frac-{f:g}"
         sub = write_fraction_dataset(dataset, out / "data" / tag, keep, f, force)
-        parts = {p for x in cfg.strategies for p in expand_strategy(x).split("+")}
-        uses_syn = bool(parts & set(USES_SYNTHETIC))
         synthetic = None
-        if uses_syn:
+        if uses_synthetic_any(cfg):
             synthetic, _, _ = prepare_synthetic(sub, out / tag, cfg, force, stage)
         cells = build_cells(cfg, sub, out / tag / "runs", synthetic)
-        metrics = run_cells(cells, cfg.workers, force, on_cell)
+        metrics.update(
+            {f"{tag}/{k}": m for k, m in run_cells(cells, cfg.workers, force, on_cell).items()}
+        )
+        fractions.append((f, int(keep.size), cells))
+    return finish_scarcity(cfg, out, fractions, metrics, time.perf_counter() - start)
+
+
+def uses_synthetic_any(cfg: ScarcityConfig) -> bool:
+    """Whether any strategy needs the fraction's synthetic images (then a GAN per fraction)."""
+    parts = {p for x in cfg.strategies for p in expand_strategy(x).split("+")}
+    return bool(parts & set(USES_SYNTHETIC))
+
+
+def finish_scarcity(
+    cfg: ScarcityConfig,
+    out: Path,
+    fractions: list[tuple[float, int, list[Cell]]],
+    metrics: dict[str, dict[str, Any]],
+    seconds: float,
+) -> dict[str, Any]:
+    """Aggregate finished cells (``metrics`` keyed ``frac-F/STRATEGY/seed-S``) of both launchers."""
+    dataset = Path(cfg.dataset)
+    ds = load_dataset(dataset)
+    classes = list(ds.classes)
+    curve, runs = [], {}
+    for f, n_train, cells in fractions:
+        tag = f"frac-{f:g}"
         by_strategy: dict[str, dict[int, Any]] = {}
         for c in cells:
-            by_strategy.setdefault(c.key.split("/")[0], {})[c.config.seed] = metrics[c.key]
-            runs[f"{tag}/{c.key}"] = {"dir": relative_path(c.out, out), "metrics": metrics[c.key]}
+            m = metrics[f"{tag}/{c.key}"]
+            by_strategy.setdefault(c.key.split("/")[0], {})[c.config.seed] = m
+            runs[f"{tag}/{c.key}"] = {"dir": relative_path(c.out, out), "metrics": m}
         for strategy, keys in summarize(by_strategy, classes).items():
-            curve.append({"fraction": f, "n_train": int(keep.size), "strategy": strategy, **keys})
+            curve.append({"fraction": f, "n_train": n_train, "strategy": strategy, **keys})
     results = {
         "experiment": "scarcity",
         "classes": classes,
@@ -147,7 +172,7 @@ def run_scarcity(
         "seeds": cfg.seeds,
         "curve": curve,
         "runs": runs,
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
     }
     _write(out, results, classes)
     from lesiongan.experiments.report import build_report

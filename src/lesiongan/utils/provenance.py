@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -44,9 +45,20 @@ def git_revision() -> str | None:
     return f"{rev}+dirty" if dirty else rev
 
 
+def slurm_job_id() -> str | None:
+    """The SLURM job this process runs in (``ARRAY_TASK`` form for array tasks), else None."""
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID")
+
+
 def build_provenance(stage: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The provenance record of one stage run. ``inputs`` maps input names to fingerprints."""
-    return {
+    """The provenance record of one stage run. ``inputs`` maps input names to fingerprints.
+
+    Inside a SLURM job the record also holds ``slurm_job_id``.
+    """
+    record = {
         "stage": stage,
         "lesiongan_version": lesiongan.__version__,
         "git_revision": git_revision(),
@@ -56,6 +68,10 @@ def build_provenance(stage: str, inputs: Mapping[str, Any] | None = None) -> dic
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "inputs": dict(inputs or {}),
     }
+    job = slurm_job_id()
+    if job:
+        record["slurm_job_id"] = job
+    return record
 
 
 def save_provenance(out_dir: Path, stage: str, inputs: Mapping[str, Any] | None = None) -> None:
