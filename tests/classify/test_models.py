@@ -81,5 +81,10 @@ def test_classifier_file_errors_name_the_file(tmp_path):
     with pytest.raises(LesionganError, match=r"model\.pt: no such classifier"):
         load_classifier(tmp_path)
     (tmp_path / "model.pt").write_bytes(b"junk")
-    with pytest.raises(LesionganError, match=r"model\.pt: not a readable classifier"):
+    with pytest.raises(LesionganError, match=r"model\.pt: not readable \(corrupt or truncated"):
+        load_classifier(tmp_path)
+    import torch
+
+    torch.save({"format": "something-else"}, tmp_path / "model.pt")
+    with pytest.raises(LesionganError, match=r"model\.pt: not a lesiongan-classifier/1 file"):
         load_classifier(tmp_path)

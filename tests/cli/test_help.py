@@ -84,7 +84,7 @@ def _shows_default(param: Any) -> bool:
 @pytest.mark.parametrize(("path", "cmd"), COMMANDS, ids=IDS)
 def test_every_option_with_a_default_shows_it(wide_help, path, cmd) -> None:
     lines = wide_help(path)
-    row_start = re.compile(r"^│\s+(\*\s+)?(-[-\w]+)")
+    row_start = re.compile(r"^│\s{1,6}(\*\s+)?(-[-\w]+)")  # not a wrapped line
     rows: dict[str, str] = {}
     current = None
     for ln in lines:

@@ -34,8 +34,10 @@ def test_three_commands_write_their_outputs(cli, audit_data, syn: Path, tmp_path
     code, out, err = cli("eval", "hair", ds, syn, "--out", tmp_path / "h", "--max-images", 30)
     assert code == 0, err
     assert "hair fraction" in out and (tmp_path / "h" / "hair_masks_real.png").is_file()
+    code, out, err = cli("eval", "hair", ds, syn, "--out", tmp_path / "h", "--max-images", 30)
+    assert code == 0, err  # the same command again reuses the finished audit
     code, _, err = cli("eval", "hair", ds, syn, "--out", tmp_path / "h")
-    assert code == 1 and "already exists" in err and "--force" in err
+    assert code == 1 and "max_images (saved 30, now None)" in err and "--force" in err
     code, _, err = cli("eval", "hair", ds, syn, "--out", tmp_path / "h", "--force")
     assert code == 0, err
 

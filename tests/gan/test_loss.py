@@ -73,7 +73,7 @@ def _scores(x: torch.Tensor, w: torch.Tensor, b: float) -> torch.Tensor:
 def test_r1_is_half_gamma_times_the_squared_weight_norm(setup, gamma: float) -> None:
     real, fake, w, b = setup
     loss, D, _ = _loss("logistic-r1", real, fake, w, b, r1_gamma=gamma)
-    stats = _run(loss, "Dmain", real)
+    stats = _run(loss, "Dboth", real)
     torch.testing.assert_close(stats["reg"].double(), gamma / 2 * w.square().sum(), **TOL)
     d_real, d_fake = _scores(real, w, b), _scores(fake, w, b)
     want = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
@@ -93,7 +93,7 @@ def test_r1_part_of_the_gradient_is_exactly_gamma_w(setup) -> None:
     grads = []
     for gamma in (0.0, 4.0):
         loss, D, _ = _loss("logistic-r1", real, fake, w, b, r1_gamma=gamma)
-        stats = _run(loss, "Dmain", real)
+        stats = _run(loss, "Dboth", real)
         grads.append(D.w.grad.double())
     assert stats["reg"].item() == pytest.approx(2.0 * w.square().sum().item(), rel=1e-6)
     torch.testing.assert_close(grads[1] - grads[0], 4.0 * w, **TOL)
@@ -104,7 +104,7 @@ def test_wgan_gp_penalty_drift_and_gradients(setup, lam: float, target: float) -
     real, fake, w, b = setup
     drift = 0.001
     loss, D, _ = _loss("wgan-gp", real, fake, w, b, gp_lambda=lam, gp_target=target, drift=drift)
-    stats = _run(loss, "Dmain", real)
+    stats = _run(loss, "Dboth", real)
     norm = w.norm()
     penalty = lam * (norm - target) ** 2 / target**2
     torch.testing.assert_close(stats["reg"].double(), penalty, **TOL)
@@ -124,7 +124,22 @@ def test_zero_weights_turn_the_penalties_off(setup) -> None:
     real, fake, w, b = setup
     for kind, key in (("wgan-gp", "gp_lambda"), ("logistic-r1", "r1_gamma")):
         loss, _, _ = _loss(kind, real, fake, w, b, **{key: 0.0})
-        assert _run(loss, "Dmain", real)["reg"].item() == 0.0
+        assert _run(loss, "Dboth", real)["reg"].item() == 0.0
+
+
+@pytest.mark.parametrize("kind", ["wgan-gp", "logistic-r1"])
+def test_lazy_steps_carry_no_penalty(setup, kind: str) -> None:
+    """``Dmain`` is D's loss alone (the lazy-regularization steps between ``Dboth`` steps)."""
+    real, fake, w, b = setup
+    loss, D, _ = _loss(kind, real, fake, w, b)
+    assert _run(loss, "Dmain", real)["reg"].item() == 0.0
+    d_real, d_fake = _scores(real, w, b), _scores(fake, w, b)
+    if kind == "logistic-r1":
+        expect = (d_real.neg().sigmoid().neg() / len(d_real))[:, None] * real.flatten(1)
+        expect = expect.sum(0) + ((d_fake.sigmoid() / len(d_fake))[:, None] * fake.flatten(1)).sum(
+            0
+        )
+        torch.testing.assert_close(D.w.grad.double(), expect, **TOL)
 
 
 @pytest.mark.parametrize("kind", ["wgan-gp", "logistic-r1"])

@@ -22,13 +22,14 @@ from lesiongan.gan.checkpoint import (
     load_checkpoint,
 )
 from lesiongan.gan.config import GanConfig, NetworkConfig
+from lesiongan.gan.inference import generate, load_gan
 from lesiongan.gan.loss import GanLoss
 from lesiongan.gan.networks import build_networks, set_cond_blend
 from lesiongan.gan.run import run_training
-from lesiongan.gan.sample import generate, load_gan
 from lesiongan.gan.schedule import build_phases, total_nimg, transition_blend
 from lesiongan.gan.sg2_layers import ModulatedConv2d, Resample2x
 from lesiongan.gan.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+from lesiongan.utils.stage import ConfigChangedError
 
 SG2_TINY = ROOT / "configs" / "sg2-tiny.yaml"
 # The run every test below shares: path length regularization on, and the class signal fading
@@ -228,8 +229,12 @@ def test_resume_equals_uninterrupted(sg2_run: Path, tiny_dataset: Path, tmp_path
     for key in ("G", "D", "G_ema"):
         assert state_equal(a[key], b[key]), key
     assert torch.equal(a["augment"]["p"], b["augment"]["p"])
+    pggan = tiny_config(**{"network.resolution": 16})
+    with pytest.raises(ConfigChangedError, match="exists with other settings"):
+        run_training(tiny_dataset, out, pggan, resume=True)
+    every_key = tuple(pggan.model_dump())  # even when every key may change, the weights may not
     with pytest.raises(CheckpointError, match="arch"):
-        run_training(tiny_dataset, out, tiny_config(**{"network.resolution": 16}), resume=True)
+        run_training(tiny_dataset, out, pggan, resume=True, may_change=every_key)
 
 
 def test_trainer_runs_lazy_phases_and_the_blend_schedule(

@@ -99,7 +99,8 @@ def sample(
     select: str = typer.Option(
         "none",
         "--select",
-        help="Keep the best --keep share of 1/keep times as many candidates per class: "
+        show_default=True,
+        help="none, or keep the best --keep share of 1/keep times as many candidates per class: "
         "d-score (the discriminator), classifier (probability of the intended class under "
         "--classifier, a classify run on real images only) or realism (k-NN realism in that "
         "classifier's features against the real training images of the class).",
