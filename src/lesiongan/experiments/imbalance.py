@@ -9,12 +9,14 @@ finished stages and cells and resumes interrupted ones.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -294,7 +296,8 @@ def _run_variants(
             keep=v.keep,
             classifier=str(clf) if clf else None,
         )
-        reused = ensure_sample(gan_run, syn, sample_cfg, force, stage)
+        with _all_cores():  # no classifier runs meanwhile: sampling may use every core
+            reused = ensure_sample(gan_run, syn, sample_cfg, force, stage)
         variants[v.name] = {"dir": relative_path(syn, out), "sample_reused": reused}
         if cfg.audit:
             _audit_variant(dataset, syn, out / "audit" / v.name, runs, cfg, force, stage)
@@ -307,6 +310,18 @@ def _run_variants(
         "variant_dirs": variants,
     }
     return cells + syn_cells, metrics, part
+
+
+@contextlib.contextmanager
+def _all_cores() -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(before, os.cpu_count() or 1))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _audit_variant(dataset, syn, audit_dir, runs, cfg, force, stage) -> None:

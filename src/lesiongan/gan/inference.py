@@ -22,7 +22,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -67,6 +67,7 @@ class LoadedGan:
     alpha: float = 1.0
     conditional: bool = True
     config: GanConfig | None = None
+    companions: dict = field(default_factory=dict, repr=False)  # score_images' fixed companions
 
     @property
     def device(self) -> torch.device:
@@ -201,9 +202,16 @@ def score_images(gan: LoadedGan, images: torch.Tensor, labels: Sequence[int | st
         return gan.D(images, c, gan.stage, gan.alpha).float()
     n = images.shape[0]
     # minibatch_stddev groups sample i with i + n, i + 2n, ... when the batch is group * n.
+    # The companions depend only on (k, labels): generated once and kept (most batches of a
+    # sample are alike), which makes scoring ~3x cheaper without changing a bit.
     parts = [images]
     for k in range(group - 1):
-        parts.append(generate(gan, [COMPANION_SEED + k] * n, idx).to(images.dtype))
+        key = (k, tuple(idx))
+        if key not in gan.companions:
+            if len(gan.companions) > 64:
+                gan.companions.clear()
+            gan.companions[key] = generate(gan, [COMPANION_SEED + k] * n, idx)
+        parts.append(gan.companions[key].to(images.dtype))
     scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, gan.alpha).float()
     return scores[:n]
 
