@@ -71,3 +71,26 @@ def test_a_stale_block_is_caught(tmp_path: Path) -> None:
     checked, wrong = check_verdicts(readme.replace("0.", "1.", 1), tmp_path)
     assert checked == 1 and "lesiongan report docs/results/isic --markdown" in wrong[0]
     assert check_verdicts("# no markers\n", tmp_path) == (0, [])
+
+
+def test_the_committed_isic_verdict_holds_what_the_issue_asks() -> None:
+    """docs/results/isic2017-cpu: >= 5 seeds, real-only strategies, >= 3 synthetic variants with
+    CAS and realism, paired differences against the best real-only strategy."""
+    path = ROOT / "docs" / "results" / "isic2017-cpu" / "results.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not committed")
+    r = json.loads(path.read_text(encoding="utf-8"))
+    assert len(r["seeds"]) >= 5
+    assert {"none", "oversample", "class-weight"} <= set(r["real_only_strategies"])
+    assert len(r["variants"]) >= 3
+    for v in r["variants"].values():
+        assert v["cas"]["cas"] is not None and v["realism"]["fid_floor"] is not None
+    ref = r["reference"]
+    assert ref in r["real_only_strategies"]
+    best = max(
+        r["real_only_strategies"], key=lambda s: r["summary"][s]["balanced_accuracy"]["mean"]
+    )
+    assert ref == best
+    assert set(r["paired_vs_reference"]) == set(r["strategies"]) - {ref}
+    for key, run in r["runs"].items():
+        assert run["metrics"]["seed"] == run["seed"] and key.endswith(f"seed-{run['seed']}")
