@@ -111,14 +111,24 @@ start() {
     start_munge
     $SUDO mkdir -p "$D/state" "$D/spool"
     running "$D/slurmctld.pid" || $SUDO /usr/sbin/slurmctld
-    running "$D/slurmd.pid" || $SUDO /usr/sbin/slurmd
+    # every CPU of the machine, whatever the caller's affinity mask (slurmd counts its own)
+    running "$D/slurmd.pid" \
+        || $SUDO taskset -c "0-$(( $(env -u OMP_NUM_THREADS nproc --all) - 1 ))" /usr/sbin/slurmd
     for _ in $(seq 150); do
         if node_idle; then
             log "up: $(sinfo -h -N -o '%N %T %c CPUs %m MB')"
             return
         fi
-        # a node left down/drained by an earlier run: return it to service
+        # a node left down/drained (e.g. a slurmd that registered fewer CPUs than slurm.conf,
+        # started under a CPU affinity mask): restart slurmd, then return the node to service
         if sinfo -h -N -o '%T' 2>/dev/null | grep -qE '^(down|drain)'; then
+            if [ -z "${RESTARTED:-}" ]; then
+                RESTARTED=1
+                pid=$(cat "$D/slurmd.pid" 2>/dev/null) && $SUDO kill "$pid" 2>/dev/null || true
+                for _ in $(seq 50); do running "$D/slurmd.pid" || break; sleep 0.1; done
+                $SUDO taskset -c "0-$(( $(env -u OMP_NUM_THREADS nproc --all) - 1 ))" \
+                    /usr/sbin/slurmd
+            fi
             $SUDO scontrol update nodename="$(hostname -s)" state=resume 2>/dev/null || true
         fi
         sleep 0.2

@@ -90,7 +90,7 @@ def test_slurm_cells_equal_local_cells(
     # the same command again while they run: nothing submitted twice
     code, stdout, _ = cli("experiment", "imbalance", cfg, "--out", out, "--launcher", "slurm")
     assert code == 0 and load_jobs(out)["jobs"] == jobs and "_" not in stdout
-    code, _, err = cli("experiment", "aggregate", out, "--wait")
+    code, _, err = cli("experiment", "aggregate", out, "--wait", "--wait-timeout", 3)
     assert code == 0, err
     slurm = json.loads((out / "results.json").read_text())
     local = run_imbalance(
@@ -132,7 +132,16 @@ def test_cancelled_job_is_resubmitted_and_resumes(
     rows = _wait(out)
     assert [r.state for r in rows] == ["failed"]
     code, _, err = cli(
-        "experiment", "imbalance", cfg, "--out", out, "--launcher", "slurm", "--wait"
+        "experiment",
+        "imbalance",
+        cfg,
+        "--out",
+        out,
+        "--launcher",
+        "slurm",
+        "--wait",
+        "--wait-timeout",
+        3,
     )
     assert code == 0, err
     again = load_jobs(out)["jobs"]["none/seed-0"]

@@ -29,9 +29,18 @@ LAUNCHER_HELP = (
     "Default: the config's launcher.kind."
 )
 WAIT_HELP = "With --launcher slurm: wait for the jobs, then aggregate (results.json, report)."
+TIMEOUT_HELP = "With --wait: give up after this many minutes (default: as long as it takes)."
 
 
-def _launch(kind: str, cfg, out_dir: Path, force: bool, launcher: str | None, wait: bool):
+def _launch(
+    kind: str,
+    cfg,
+    out_dir: Path,
+    force: bool,
+    launcher: str | None,
+    wait: bool,
+    timeout_min: float | None = None,
+):
     """Local: None (the caller runs the experiment). SLURM: submit, maybe wait and aggregate."""
     if launcher:
         cfg = cfg.model_copy(
@@ -49,13 +58,16 @@ def _launch(kind: str, cfg, out_dir: Path, force: bool, launcher: str | None, wa
     if not wait:
         err.print(f"watch: lesiongan experiment status {out_dir}")
         raise typer.Exit(0)
-    return cfg, _wait_and_aggregate(out_dir)
+    return cfg, _wait_and_aggregate(out_dir, timeout_min=timeout_min)
 
 
-def _wait_and_aggregate(out_dir: Path, poll_s: float = 10.0) -> dict:
+def _wait_and_aggregate(
+    out_dir: Path, poll_s: float = 10.0, timeout_min: float | None = None
+) -> dict:
     from lesiongan.experiments.slurm import aggregate_experiment, wait_experiment
 
-    rows = wait_experiment(out_dir, poll_s)
+    timeout_s = None if timeout_min is None else timeout_min * 60
+    rows = wait_experiment(out_dir, poll_s, timeout_s=timeout_s)
     failed = [r for r in rows if r.state == "failed"]
     if failed:
         print_status(rows)
@@ -97,6 +109,7 @@ def imbalance(
     force: bool = typer.Option(False, "--force", help="Start again, replacing the directory."),
     launcher: str | None = typer.Option(None, "--launcher", help=LAUNCHER_HELP),
     wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
+    wait_timeout: float | None = typer.Option(None, "--wait-timeout", min=0, help=TIMEOUT_HELP),
 ) -> None:
     """The poster's experiment: does adding GAN samples raise minority-class sensitivity?
 
@@ -112,7 +125,9 @@ def imbalance(
     from lesiongan.experiments.imbalance import run_imbalance
 
     cfg = load_config(ImbalanceConfig, resolve_recipe(config_file), parse_overrides(overrides))
-    cfg, results = _launch("imbalance", cfg, out_dir, force, _check_launcher(launcher), wait)
+    cfg, results = _launch(
+        "imbalance", cfg, out_dir, force, _check_launcher(launcher), wait, wait_timeout
+    )
     if results is None:
         results = run_imbalance(cfg, out_dir, force, stage_progress, cell_printer())
     print_results(results)
@@ -129,6 +144,7 @@ def scarcity(
     force: bool = typer.Option(False, "--force", help="Start again, replacing the directory."),
     launcher: str | None = typer.Option(None, "--launcher", help=LAUNCHER_HELP),
     wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
+    wait_timeout: float | None = typer.Option(None, "--wait-timeout", min=0, help=TIMEOUT_HELP),
 ) -> None:
     """Label scarcity: balanced accuracy and minority sensitivity vs the number of real labels.
 
@@ -140,7 +156,9 @@ def scarcity(
     from lesiongan.experiments.scarcity import run_scarcity
 
     cfg = load_config(ScarcityConfig, resolve_recipe(config_file), parse_overrides(overrides))
-    cfg, results = _launch("scarcity", cfg, out_dir, force, _check_launcher(launcher), wait)
+    cfg, results = _launch(
+        "scarcity", cfg, out_dir, force, _check_launcher(launcher), wait, wait_timeout
+    )
     if results is None:
         results = run_scarcity(cfg, out_dir, force, stage_progress, cell_printer())
     print_curve(results)
@@ -201,11 +219,16 @@ def print_status(rows: list) -> None:
 def aggregate(
     exp_dir: Path = typer.Argument(..., metavar="DIR", help="An experiment directory."),
     wait: bool = typer.Option(False, "--wait", help="Wait for pending and running jobs first."),
+    wait_timeout: float | None = typer.Option(None, "--wait-timeout", min=0, help=TIMEOUT_HELP),
 ) -> None:
     """Write results.json, results.csv and report.html once every job of DIR is done."""
     from lesiongan.experiments.slurm import aggregate_experiment
 
-    results = _wait_and_aggregate(exp_dir) if wait else aggregate_experiment(exp_dir)
+    results = (
+        _wait_and_aggregate(exp_dir, timeout_min=wait_timeout)
+        if wait
+        else aggregate_experiment(exp_dir)
+    )
     if results["experiment"] == "imbalance":
         print_results(results)
     else:
