@@ -31,7 +31,12 @@ from lesiongan.experiments.aggregate import (
     summarize,
 )
 from lesiongan.experiments.cells import Cell, run_cells
-from lesiongan.experiments.config import ExperimentBase, ImbalanceConfig, uses_synthetic
+from lesiongan.experiments.config import (
+    ExperimentBase,
+    ImbalanceConfig,
+    VariantConfig,
+    uses_synthetic,
+)
 from lesiongan.experiments.stages import (
     StageFn,
     balance_counts,
@@ -287,15 +292,7 @@ def _run_variants(
     variants: dict[str, Any] = {}
     syn_cells: list[Cell] = []
     for v in cfg.variants:
-        syn = out / "synthetic" / v.name
-        clf = runs / v.classifier / f"seed-{cfg.seeds[0]}" if v.classifier else None
-        sample_cfg = SampleConfig(
-            per_class=per_class,
-            seed=cfg.sample.seed,
-            select=v.select,
-            keep=v.keep,
-            classifier=str(clf) if clf else None,
-        )
+        syn, sample_cfg = variant_sample(cfg, v, out, per_class)
         with _all_cores():  # no classifier runs meanwhile: sampling may use every core
             reused = ensure_sample(gan_run, syn, sample_cfg, force, stage)
         variants[v.name] = {"dir": relative_path(syn, out), "sample_reused": reused}
@@ -322,6 +319,22 @@ def _all_cores() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def variant_sample(
+    cfg: ImbalanceConfig, v: VariantConfig, out: Path, per_class: dict[str, int]
+) -> tuple[Path, SampleConfig]:
+    """A variant's synthetic directory and sample config (selection by the first seed's run of
+    the variant's real-only classifier strategy)."""
+    clf = out / "runs" / v.classifier / f"seed-{cfg.seeds[0]}" if v.classifier else None
+    sample_cfg = SampleConfig(
+        per_class=per_class,
+        seed=cfg.sample.seed,
+        select=v.select,
+        keep=v.keep,
+        classifier=str(clf) if clf else None,
+    )
+    return out / "synthetic" / v.name, sample_cfg
 
 
 def _audit_variant(dataset, syn, audit_dir, runs, cfg, force, stage) -> None:

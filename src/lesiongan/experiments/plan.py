@@ -29,6 +29,7 @@ from lesiongan.experiments.imbalance import (
     build_cells,
     relative_path,
     sample_counts,
+    variant_sample,
 )
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.sample import SampleConfig
@@ -200,15 +201,7 @@ def _plan_variants(cfg: ImbalanceConfig, out: Path, dataset: Path) -> Plan:
     first = f"seed-{cfg.seeds[0]}"
     syn_cells: list[Cell] = []
     for v in cfg.variants:
-        syn = out / "synthetic" / v.name
-        clf = runs / v.classifier / first if v.classifier else None
-        sample_cfg = SampleConfig(
-            per_class=per_class,
-            seed=cfg.sample.seed,
-            select=v.select,
-            keep=v.keep,
-            classifier=str(clf) if clf else None,
-        )
+        syn, sample_cfg = variant_sample(cfg, v, out, per_class)
         deps = gan_keys + ((f"{v.classifier}/{first}",) if v.classifier else ())
         audit = audit_dir = None
         if cfg.audit:
