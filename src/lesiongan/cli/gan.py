@@ -80,6 +80,8 @@ def train(
         out.print(f"{out_dir}: already finished with this config; nothing to do")
     elif result.rank == 0:
         state = "finished" if result.done else "stopped"
+        if result.out_of_time:
+            state = f"finished (time budget schedule.max_minutes={cfg.schedule.max_minutes:g})"
         out.print(
             f"{state} at {result.cur_kimg:.1f} of {result.total_kimg:.1f} kimg; "
             f"latest checkpoint {result.checkpoint}"

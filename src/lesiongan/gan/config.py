@@ -109,6 +109,12 @@ class ScheduleConfig(Config):
     )
     batch_size: dict[int, int] = Field(default_factory=lambda: {256: 14, 512: 6, 1024: 3})
     default_batch: int = Field(16, ge=1)
+    max_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="stop after this many minutes of training, summed over resumes (the run "
+        "then counts as finished); for equal-compute comparisons. Null = the kimg schedule",
+    )
 
     @field_validator("start_resolution")
     @classmethod

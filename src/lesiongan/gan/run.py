@@ -52,6 +52,7 @@ class TrainResult:
     checkpoint: Path
     rank: int = 0
     reused: bool = False  # an equal finished run was there; nothing was trained
+    out_of_time: bool = False  # ended by schedule.max_minutes before the kimg schedule
 
 
 def read_run_info(run_dir: Path) -> dict[str, Any]:
@@ -179,11 +180,17 @@ def _run(
     finally:
         if writer is not None:
             writer.close()
-    done = trainer.cur_nimg >= end
-    _write_status(out, info, DONE if done else "stopped", trainer.cur_nimg, end)
+    done = trainer.cur_nimg >= end or trainer.out_of_time
+    _write_status(
+        out, info, DONE if done else "stopped", trainer.cur_nimg, end, trainer.train_seconds,
+        trainer.out_of_time,
+    )
     barrier(info)
     ckpt = list_checkpoints(out)[-1] if info.is_main else out
-    return TrainResult(out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank)
+    return TrainResult(
+        out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank,
+        out_of_time=trainer.out_of_time,
+    )
 
 
 def _write_run_files(out: Path, cfg: GanConfig, run_info: dict, data) -> None:
@@ -220,9 +227,23 @@ def _check_resume(out: Path, run_info: dict) -> None:
         )
 
 
-def _write_status(out: Path, info: DistInfo, state: str, cur_nimg: int, end: int) -> None:
-    if info.is_main:
-        write_status(out, state, kimg=cur_nimg / 1000, total_kimg=end / 1000)
+def _write_status(
+    out: Path,
+    info: DistInfo,
+    state: str,
+    cur_nimg: int,
+    end: int,
+    train_seconds: float | None = None,
+    out_of_time: bool = False,
+) -> None:
+    if not info.is_main:
+        return
+    extra: dict[str, Any] = {}
+    if train_seconds is not None:
+        extra["train_minutes"] = round(train_seconds / 60, 3)
+    if out_of_time:
+        extra["stopped_by"] = "schedule.max_minutes"
+    write_status(out, state, kimg=cur_nimg / 1000, total_kimg=end / 1000, **extra)
 
 
 def _tensorboard(out: Path, cfg: GanConfig, info: DistInfo):

@@ -128,6 +128,8 @@ class Trainer:
         torch.manual_seed(cfg.seed * 1000 + 17 + info.rank)
         self.cur_nimg, self.tick, self.stage, self.phase_index, self.rollbacks = 0, 0, -1, -1, 0
         self.batch_idx = 0  # iterations done: the clock of lazy regularization
+        self.train_seconds = 0.0  # wall clock spent in run(), summed over resumes
+        self.out_of_time = False  # schedule.max_minutes reached
         self.cond_blend = 1.0  # the networks' cond_blend buffers hold this value
         self.opt_G: torch.optim.Optimizer | None = None
         self.opt_D: torch.optim.Optimizer | None = None
@@ -168,6 +170,7 @@ class Trainer:
             "phase_index": self.phase_index,
             "rollbacks": self.rollbacks,
             "batch_idx": self.batch_idx,
+            "train_seconds": self.train_seconds,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
             "G_ema": self.G_ema.state_dict(),
@@ -195,6 +198,7 @@ class Trainer:
         )
         self.phase_index = s.get("phase_index", -1)
         self.batch_idx = s.get("batch_idx", 0)
+        self.train_seconds = float(s.get("train_seconds", 0.0))
         self._make_optimizers()
         if s["opt_G"] is not None:
             self.opt_G.load_state_dict(s["opt_G"])
@@ -350,6 +354,7 @@ class Trainer:
             "r_t": self._rt,
             "img_per_s": (self.cur_nimg - self._tick_start_nimg) / dt if dt > 0 else 0.0,
             "sec_per_tick": dt,
+            "train_sec": self.train_seconds,
             "rollbacks": self.rollbacks,
         }
 
@@ -413,9 +418,17 @@ class Trainer:
         if self.cur_nimg == 0 and not self._has_checkpoint():
             self.save()  # the rollback target before the first snapshot
         self._reset_tick_stats()
-        while self.cur_nimg < end:
+        budget = self.cfg.schedule.max_minutes
+        self.out_of_time = budget is not None and self.train_seconds >= budget * 60
+        clock = time.perf_counter()
+        while self.cur_nimg < end and not self.out_of_time:
             self.step()
-            done = self.cur_nimg >= end
+            now = time.perf_counter()
+            self.train_seconds += now - clock
+            clock = now
+            if budget is not None:
+                self.out_of_time = self._agree(self.train_seconds >= budget * 60)
+            done = self.cur_nimg >= end or self.out_of_time
             if self.progress:
                 phase, alpha = phase_at(self.phases, self.cur_nimg - 1)
                 self.progress(
@@ -441,6 +454,14 @@ class Trainer:
             if self.tick % self.cfg.log.snapshot_ticks == 0 or done:
                 self.save()
             self._reset_tick_stats()
+
+    def _agree(self, flag: bool) -> bool:
+        """Rank 0's decision for every rank (one tiny broadcast per step, only with a budget)."""
+        if not self.info.enabled:
+            return flag
+        t = torch.tensor([float(flag)], device=self.device)
+        torch.distributed.broadcast(t, 0)
+        return bool(t.item())
 
     def _has_checkpoint(self) -> bool:
         try:
