@@ -17,38 +17,46 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     assert code == 0, err
     info = json.loads((out / "dataset" / "dataset.json").read_text())
     train = info["counts"]["train"]
-    with open(out / "synthetic" / "manifest.csv", newline="") as f:
+    exp = out / "experiment"
+    with open(exp / "synthetic" / "unselected" / "manifest.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert {r["label"] for r in rows} == {"melanoma", "seborrheic_keratosis"}
+    assert {r["label"] for r in rows} == {"melanoma", "seborrheic_keratosis", "nevus"}
     assert json.loads((out / "gan" / "status.json").read_text())["state"] == "done"
     assert train["nevus"] > train["melanoma"]
-    results = json.loads((out / "experiment" / "results.json").read_text())
+    results = json.loads((exp / "results.json").read_text())
+    # the same comparison as the real-data verdict: real-only strategies, three synthetic
+    # variants with synthetic-balance and synthetic-only (CAS), the best real-only reference
+    variants = ("unselected", "d-score", "classifier")
     assert set(results["summary"]) == {
         "none",
         "oversample",
         "class-weight",
-        "synthetic-balance",
-        "cased",
-        "soft-label",
+        *(f"{s}@{v}" for s in ("synthetic-balance", "synthetic-only") for v in variants),
     }
-    assert (out / "experiment" / "report.html").stat().st_size > 50_000
+    assert results["reference"] in ("none", "oversample", "class-weight")
+    for v in variants:
+        assert results["variants"][v]["cas"]["cas"] >= 0
+        assert results["variants"][v]["realism"]["features"] == "domain"
+    info_d = json.loads((exp / "synthetic" / "d-score" / "synthetic.json").read_text())
+    assert info_d["selection"]["method"] == "d-score"
+    assert (exp / "report.html").stat().st_size > 50_000
     assert "report:" in stdout and "balanced accuracy" in stdout
-    for kind in ("realism", "memorization"):  # audited in the baseline classifier's features
-        metrics = json.loads((out / "experiment" / "audit" / kind / "metrics.json").read_text())
-        assert metrics["features"] == "domain"
-    html = (out / "experiment" / "report.html").read_text()
+    metrics = json.loads((exp / "audit" / "memorization" / "metrics.json").read_text())
+    assert metrics["features"] == "domain"
+    html = (exp / "report.html").read_text()
     assert "Audit of the synthetic images" in html and "ct_statistic" in html
 
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0
-    assert stdout.count("reused the finished output") == 4
-    assert err.count(": reused") == 12  # every classifier run of the experiment
+    assert stdout.count("reused the finished output") == 3  # synth, prepare, gan
+    assert err.count(": reused") == 18  # every classifier run of the experiment
 
-    # an interrupted GAN run (status not done) is resumed, then sampling is redone
+    # an interrupted GAN run (status not done) is resumed before the experiment goes on, and a
+    # variant's missing sample is drawn again
     status = out / "gan" / "status.json"
     status.write_text(json.dumps({"state": "stopped", "kimg": 1.0, "total_kimg": 1.2}))
-    shutil.rmtree(out / "synthetic")
+    shutil.rmtree(exp / "synthetic" / "d-score")
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0, err
     assert json.loads(status.read_text())["state"] == "done"
-    assert (out / "synthetic" / "manifest.csv").is_file()
+    assert (exp / "synthetic" / "d-score" / "manifest.csv").is_file()

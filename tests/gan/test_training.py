@@ -303,3 +303,32 @@ def test_sigkill_then_same_command_with_resume_is_bit_identical(
     )
     assert bad.returncode == 1 and "seed (saved 0, now 1)" in bad.stderr
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def test_wall_clock_budget_ends_the_run_and_resume_extends_it(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    cfg = tiny_config().model_copy(deep=True)
+    cfg.schedule.final_kimg = 100  # far beyond the budget: the budget must end training
+    cfg.schedule.max_minutes = 0.02
+    out = tmp_path / "budget"
+    result = run_training(tiny_dataset, out, cfg)
+    status = json.loads((out / "status.json").read_text())
+    assert result.done and result.out_of_time
+    assert status["state"] == "done" and status["stopped_by"] == "schedule.max_minutes"
+    assert 0.02 <= status["train_minutes"] < 0.5
+    assert status["device"].startswith("CPU")
+    assert 0 < result.cur_kimg < result.total_kimg
+    stats = [json.loads(x) for x in (out / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["train_sec"] == pytest.approx(status["train_minutes"] * 60, abs=0.1)
+    # the same config again: finished, nothing trained
+    again = run_training(tiny_dataset, out, cfg)
+    assert again.reused
+    # a larger budget on resume continues from the checkpoint; the minutes add up
+    cfg.schedule.max_minutes = 0.04
+    more = run_training(tiny_dataset, out, cfg, resume=True, may_change=("schedule.max_minutes",))
+    status2 = json.loads((out / "status.json").read_text())
+    assert more.cur_kimg > result.cur_kimg
+    assert 0.04 <= status2["train_minutes"] < 0.6
+    state = load_checkpoint(latest_checkpoint(out))
+    assert state["train_seconds"] == pytest.approx(status2["train_minutes"] * 60, abs=0.1)

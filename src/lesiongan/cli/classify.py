@@ -76,7 +76,8 @@ def train(
     intervals), predictions.csv, model.pt, history.jsonl, training_curves.png and
     confusion_matrix.png.
 
-        lesiongan classify train demo-out/dataset --out clf --synthetic demo-out/synthetic \\
+        lesiongan classify train demo-out/dataset --out clf \\
+            --synthetic demo-out/experiment/synthetic/unselected \\
             --strategy synthetic-balance --epochs 10
     """
     from lesiongan.classify.config import ClassifyConfig

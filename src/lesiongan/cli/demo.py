@@ -25,21 +25,24 @@ def demo(
     """Run the pipeline end to end on procedural data (no download).
 
     synth (2000 images) -> prepare (64 px, poster split) -> class-conditional PGGAN (8 -> 32 px,
-    configs/gan-demo.yaml) -> synthetic minority images that balance the training classes ->
-    the imbalance experiment (configs/experiment-demo.yaml: 6 strategies x 3 seeds) ->
-    report.html. Stages finished by an earlier run with the same settings are reused, and an
-    interrupted GAN run or experiment continues, so running it again picks up where it stopped.
+    configs/gan-demo.yaml) -> the imbalance experiment (configs/experiment-demo.yaml): real-only
+    rebalancing (none, oversample, class-weight) against three synthetic sets that balance the
+    training classes (unselected; the best 30 % by the discriminator; the best 30 % by a
+    real-trained classifier), each with synthetic-balance and alone for CAS, audited in the
+    baseline classifier's features, 3 seeds -> report.html. The same comparison as the
+    real-data verdict. Stages finished by an earlier run with the same settings are reused,
+    and an interrupted GAN run or experiment continues, so running it again picks up where it
+    stopped.
     """
     from lesiongan.cli.gan import TrainProgress
     from lesiongan.workflows.demo import build_demo_plan, run_demo
 
     plan = build_demo_plan(out_dir, quick)
     names = {
-        "synth": "1/5 synth",
-        "prepare": "2/5 prepare",
-        "gan": "3/5 gan",
-        "sample": "4/5 sample",
-        "experiment": "5/5 experiment",
+        "synth": "1/4 synth",
+        "prepare": "2/4 prepare",
+        "gan": "3/4 gan",
+        "experiment": "4/4 experiment",
     }
 
     @contextlib.contextmanager
@@ -48,7 +51,10 @@ def demo(
             with TrainProgress() as bar:
                 yield bar.update
         elif name == "experiment":
-            err.print(f"{names[name]}: classifiers for every strategy x seed", markup=False)
+            err.print(
+                f"{names[name]}: classifiers for every strategy x seed, synthetic variants",
+                markup=False,
+            )
             yield cell_printer()
         else:
             with progress_bar(names.get(name, name)) as progress:
@@ -62,7 +68,8 @@ def demo(
     out.print(
         f"prepared dataset:   {plan.dataset}\n"
         f"GAN run:            {plan.gan_run} (sample grids in {plan.gan_run / 'grids'})\n"
-        f"synthetic images:   {plan.synthetic} ({wanted})\n"
+        f"synthetic images:   {plan.experiment_dir / 'synthetic'} (one folder per variant; "
+        f"{wanted})\n"
         f"experiment:         {plan.experiment_dir} (results.json, results.csv)\n"
         f"audit:              {plan.experiment_dir / 'audit'} ({', '.join(result.audited)})\n"
         f"report:             {plan.experiment_dir / 'report.html'}"

@@ -1,4 +1,4 @@
-"""``lesiongan experiment imbalance|scarcity`` and ``lesiongan report``."""
+"""``lesiongan experiment imbalance|scarcity|generators`` and ``lesiongan report``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from lesiongan.errors import LesionganError
 from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
-    help="Run the imbalance and scarcity experiments and build the report.", no_args_is_help=True
+    help="Run the imbalance, scarcity and generator experiments and build the report.",
+    no_args_is_help=True,
 )
 
 CONFIG_HELP = (
@@ -165,6 +166,70 @@ def scarcity(
     out.print(f"report: {out_dir / 'report.html'}")
 
 
+@app.command()
+def generators(
+    config_file: Path = typer.Argument(
+        ...,
+        metavar="CONFIG",
+        help="YAML config (a path or a bundled recipe, e.g. generators-demo); keys: dataset, "
+        "generators (name + config or run), budget_minutes, snapshot_kimg, curve_points, "
+        "curve_per_class, per_class, cas, memorization, seeds, classify, workers.",
+    ),
+    out_dir: Path = typer.Option(..., "--out", help="Experiment directory (re-run to continue)."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override a key: --set dataset=ds --set budget_minutes=45"
+    ),
+    force: bool = typer.Option(False, "--force", help="Start again, replacing the directory."),
+) -> None:
+    """Generator families head to head on equal wall-clock compute.
+
+    Trains each listed generator (e.g. PGGAN and StyleGAN2) for the same budget_minutes
+    (workers at once, one core each), or reuses a finished run (a GPU run, say). Audits
+    checkpoints along training (the quality-against-time curve) and the final one in the
+    real-only baseline classifier's features: FID, KID, precision, recall, density, coverage
+    and within-class MS-SSIM with the real-vs-real floor, per class and overall; C_T and
+    near-duplicates; CAS (synthetic-only classifiers, one per seed). Writes results.json,
+    results.md (the tables) and figures/ (curve.png, grid-CLASS.png: real | each generator).
+
+        lesiongan experiment generators generators-demo --out gens --set dataset=ds
+    """
+    from lesiongan.experiments.config import GeneratorsConfig
+    from lesiongan.experiments.generators import run_generators
+
+    cfg = load_config(GeneratorsConfig, resolve_recipe(config_file), parse_overrides(overrides))
+    results = run_generators(cfg, out_dir, force, stage_progress, cell_printer())
+    print_generators(results)
+    out.print(f"tables: {out_dir / 'results.md'}; figures: {out_dir / 'figures'}")
+
+
+def print_generators(results: dict) -> None:
+    table = Table(title=f"generators, {results['budget_minutes']:g} min each (final checkpoint)")
+    for col in ("generator", "kimg", "FID", "precision", "recall", "coverage", "CAS"):
+        table.add_column(col, justify="right")
+    for name, g in results["generators"].items():
+        r, cas = g["realism"], g.get("cas") or {}
+        table.add_row(
+            name,
+            f"{g['training']['kimg']:.1f}",
+            *(
+                f"{r[k]:.3g}" if r.get(k) is not None else "-"
+                for k in ("fid", "precision", "recall", "coverage")
+            ),
+            f"{cas['cas']:.2f}" if cas.get("cas") is not None else "-",
+        )
+    f = results["floor"]
+    table.add_row(
+        "real vs real",
+        "",
+        *(
+            f"{f[k]:.3g}" if f.get(k) is not None else "-"
+            for k in ("fid", "precision", "recall", "coverage")
+        ),
+        "1",
+    )
+    out.print(table)
+
+
 def print_curve(results: dict) -> None:
     table = Table(title="balanced accuracy vs real labels (mean over seeds, 95 % CI)")
     for col in ("fraction", "real labels", "strategy", "balanced accuracy"):
@@ -244,11 +309,13 @@ def report(
         help="Print the README's verdict instead (markdown tables and a sentence); writes nothing.",
     ),
 ) -> None:
-    """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR).
+    """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR);
+    for a generators experiment, DIR/results.md and DIR/figures.
 
     With --markdown, print the verdict of an imbalance experiment: each strategy's metrics with
     intervals and its paired difference from the best real-only strategy, each synthetic
-    variant's realism and CAS, and whether any synthetic strategy beats the reference.
+    variant's realism and CAS, and whether any synthetic strategy beats the reference. For a
+    generators experiment, print its tables (results.md).
     """
     from lesiongan.experiments.report import build_report, load_results
 
@@ -257,12 +324,24 @@ def report(
         from lesiongan.experiments.verdict import render_verdict_markdown
 
         results = load_results(exp_dir)
+        if results["experiment"] == "generators":
+            from lesiongan.experiments.generators_report import render_generators_markdown
+
+            typer.echo(render_generators_markdown(results))
+            return
         if results["experiment"] != "imbalance":
             raise LesionganError(
                 f"{exp_dir / 'results.json'}: --markdown renders an imbalance experiment's "
-                f"verdict, not a {results['experiment']} experiment"
+                f"verdict or a generators comparison, not a {results['experiment']} experiment"
             )
         typer.echo(render_verdict_markdown(results))
+        return
+    results = load_results(exp_dir)
+    if results["experiment"] == "generators":
+        from lesiongan.experiments.generators import write_generator_results
+
+        write_generator_results(exp_dir, results)
+        out.print(f"wrote {exp_dir / 'results.md'} and {exp_dir / 'figures'}")
         return
     out.print(f"wrote {build_report(exp_dir)}")
 

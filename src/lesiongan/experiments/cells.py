@@ -40,7 +40,7 @@ def cell_status(cell: Cell, force: bool) -> str:
     ).state
 
 
-def _quiet_worker() -> None:
+def quiet_worker() -> None:
     """Workers leave Ctrl-C to the main process (which stops them), so they print nothing."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -63,6 +63,13 @@ def _run_cell(cell: Cell, status: str, threads: int | None) -> tuple[str, float]
         workers=1 if threads else None,  # inside a parallel worker: no nested process pool
     )
     return cell.key, time.perf_counter() - start
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool's workers now (Ctrl-C or a failure): their stages resume on the next run."""
+    for proc in list(getattr(pool, "_processes", {}).values()):  # CPython's pool
+        proc.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def run_cells(
@@ -91,7 +98,7 @@ def run_cells(
                 on_done(key, "trained", seconds, done, len(cells))
     else:
         ctx = get_context("spawn")  # no forked torch state
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_quiet_worker)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=quiet_worker)
         futures = [pool.submit(_run_cell, c, statuses[c.key], 1) for c in todo]
         try:
             for fut in as_completed(futures):
@@ -102,9 +109,7 @@ def run_cells(
         except BaseException:
             # Ctrl-C or a failed cell: stop the other cells now. Each keeps its last finished
             # epoch, so the next run resumes them (waiting would take up to a whole cell).
-            for proc in list(getattr(pool, "_processes", {}).values()):  # CPython's pool
-                proc.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)
+            stop_pool(pool)
             raise
         pool.shutdown(wait=True)
     return {c.key: json.loads((c.out / "metrics.json").read_text()) for c in cells}

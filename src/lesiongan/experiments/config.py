@@ -68,23 +68,17 @@ class LauncherConfig(Config):
     classify: SlurmResources = SlurmResources()
 
 
-class ExperimentBase(Config):
+class ClassifierRunsConfig(Config):
+    """What every experiment shares: a dataset and classifier runs over seeds."""
+
     dataset: str  # a prepared dataset (train/test split)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     classify: dict[str, Any] = Field(
         default_factory=dict
     )  # ClassifyConfig keys for every run (model, epochs, ...)
     bootstrap: int = Field(1000, ge=100)  # resamples for intervals and paired differences
-    workers: int = Field(1, ge=1)  # classifier runs in parallel (one torch thread each)
-    gan: GanStage = GanStage()
-    sample: SampleStage = SampleStage()
-    # not part of the experiment's identity: a directory may be continued with another launcher
-    launcher: LauncherConfig = LauncherConfig()
-
-    @field_validator("launcher", mode="before")
-    @classmethod
-    def _launcher_kind(cls, v: Any) -> Any:
-        return {"kind": v} if isinstance(v, str) else v  # `launcher: slurm` for short
+    # classifier runs (and a generators experiment's GANs) in parallel, one torch thread each
+    workers: int = Field(1, ge=1)
 
     @field_validator("seeds")
     @classmethod
@@ -111,6 +105,18 @@ class ExperimentBase(Config):
                 "bootstrap": self.bootstrap,
             }
         )
+
+
+class ExperimentBase(ClassifierRunsConfig):
+    gan: GanStage = GanStage()
+    sample: SampleStage = SampleStage()
+    # not part of the experiment's identity: a directory may be continued with another launcher
+    launcher: LauncherConfig = LauncherConfig()
+
+    @field_validator("launcher", mode="before")
+    @classmethod
+    def _launcher_kind(cls, v: Any) -> Any:
+        return {"kind": v} if isinstance(v, str) else v  # `launcher: slurm` for short
 
 
 def uses_synthetic(strategy: str) -> bool:
@@ -204,4 +210,53 @@ class ScarcityConfig(ExperimentBase):
                 "gan.run / sample.synthetic cannot be reused here: each fraction's GAN must see "
                 "only that fraction's labelled images"
             )
+        return self
+
+
+class GeneratorEntry(Config):
+    """One generator of a head-to-head: trained here from a recipe, or a finished run reused."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    config: str | None = None  # recipe name or YAML file: trained here within the budget
+    set: dict[str, Any] = Field(default_factory=dict)  # overrides of that recipe
+    run: str | None = None  # a finished 'gan train' run on the same dataset (its own budget)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GeneratorEntry:
+        if (self.config is None) == (self.run is None):
+            raise ValueError(f"generator {self.name}: give exactly one of config and run")
+        if self.run and self.set:
+            raise ValueError(f"generator {self.name}: set applies to config, not to a reused run")
+        return self
+
+
+class GeneratorsConfig(ClassifierRunsConfig):
+    """``experiment generators``: generator families on equal wall-clock, audited the same way.
+
+    Each generator with a ``config`` trains for ``budget_minutes`` of wall clock
+    (``schedule.max_minutes``), ``workers`` of them at once with one torch thread each, keeping a
+    checkpoint every ``snapshot_kimg``. ``curve_points`` of those checkpoints, evenly spaced in
+    training time, are sampled and audited (the quality-against-time curve). The last
+    checkpoint is sampled with ``per_class`` images per class and audited in full: realism
+    (FID, KID, precision, recall, density, coverage, within-class MS-SSIM, with the
+    real-vs-real floor), memorization (C_T, near-duplicates) and CAS (``synthetic-only``
+    classifiers against ``none``, one per seed). All features are those of the real-only
+    baseline (``none``, first seed), trained here.
+    """
+
+    generators: list[GeneratorEntry] = Field(min_length=1)
+    budget_minutes: float = Field(gt=0)  # wall clock per generator trained here
+    snapshot_kimg: float = Field(2, gt=0)  # a checkpoint every this many kimg (the curve's grain)
+    curve_points: int = Field(5, ge=1)  # audits along training (the last is the final one)
+    curve_per_class: int = Field(100, ge=2)  # images per class for each curve audit
+    per_class: int = Field(500, ge=2)  # images per class for the final audit and CAS
+    cas: bool = True
+    memorization: bool = True
+    seed: int = Field(0, ge=0)  # sampling seed
+
+    @model_validator(mode="after")
+    def _names(self) -> GeneratorsConfig:
+        names = [g.name for g in self.generators]
+        if len(set(names)) != len(names):
+            raise ValueError("generator names must be distinct")
         return self

@@ -182,13 +182,24 @@ def _run(
             writer.close()
     done = trainer.cur_nimg >= end or trainer.out_of_time
     _write_status(
-        out, info, DONE if done else "stopped", trainer.cur_nimg, end, trainer.train_seconds,
+        out,
+        info,
+        DONE if done else "stopped",
+        trainer.cur_nimg,
+        end,
+        trainer.train_seconds,
         trainer.out_of_time,
+        _device_name(device, info),
     )
     barrier(info)
     ckpt = list_checkpoints(out)[-1] if info.is_main else out
     return TrainResult(
-        out, trainer.cur_nimg / 1000, end / 1000, done, ckpt, info.rank,
+        out,
+        trainer.cur_nimg / 1000,
+        end / 1000,
+        done,
+        ckpt,
+        info.rank,
         out_of_time=trainer.out_of_time,
     )
 
@@ -235,15 +246,26 @@ def _write_status(
     end: int,
     train_seconds: float | None = None,
     out_of_time: bool = False,
+    device: str | None = None,
 ) -> None:
     if not info.is_main:
         return
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"device": device} if device else {}
     if train_seconds is not None:
         extra["train_minutes"] = round(train_seconds / 60, 3)
     if out_of_time:
         extra["stopped_by"] = "schedule.max_minutes"
     write_status(out, state, kimg=cur_nimg / 1000, total_kimg=end / 1000, **extra)
+
+
+def _device_name(device: torch.device, info: DistInfo) -> str:
+    """What trained the run, for the records: the GPU's name (x processes) or the CPU threads."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{info.world_size} x {name}" if info.world_size > 1 else name
+    threads = torch.get_num_threads()
+    name = f"CPU, {threads} thread{'s' if threads > 1 else ''}"
+    return f"{name} x {info.world_size} processes" if info.world_size > 1 else name
 
 
 def _tensorboard(out: Path, cfg: GanConfig, info: DistInfo):

@@ -382,9 +382,10 @@ class Trainer:
             self.rollbacks,
             self.cfg.runtime.max_rollbacks,
         )
-        rollbacks = self.rollbacks
+        rollbacks, spent = self.rollbacks, self.train_seconds
         self.load_state_dict(load_checkpoint(path, self.device))
         self.rollbacks = rollbacks
+        self.train_seconds = spent  # the diverged stretch took wall clock too: it counts
         # Take a different random path than the one that diverged.
         self.latent_gen.manual_seed(self.cfg.seed + 7919 * rollbacks)
         torch.manual_seed(self.cfg.seed * 1000 + 7919 * rollbacks + self.info.rank)
@@ -426,7 +427,8 @@ class Trainer:
             now = time.perf_counter()
             self.train_seconds += now - clock
             clock = now
-            if budget is not None:
+            if budget is not None and (not self.info.enabled or self.batch_idx % 16 == 0):
+                # with several processes, rank 0 decides every 16 steps (one sync, not one a step)
                 self.out_of_time = self._agree(self.train_seconds >= budget * 60)
             done = self.cur_nimg >= end or self.out_of_time
             if self.progress:

@@ -1,5 +1,7 @@
-"""The demo: procedural data -> prepared dataset -> class-conditional PGGAN -> minority samples
--> the imbalance experiment (every strategy x seeds) -> report.
+"""The demo: procedural data -> prepared dataset -> class-conditional PGGAN -> the imbalance
+experiment with three synthetic variants (unselected, selected by the discriminator, selected by
+a real-trained classifier; each sampled and audited by the experiment) -> memorization audit ->
+report: the same comparison as the real-data verdict (``experiment-isic2017-cpu``).
 
 Each stage writes its own directory under the demo folder and is reused when an earlier run
 finished it with the same settings; an interrupted GAN run or experiment continues.
@@ -11,19 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lesiongan.config import load_config
-from lesiongan.data.manifest import load_dataset
 from lesiongan.data.prepare import PrepareConfig, run_prepare
 from lesiongan.data.synth import SynthConfig, run_synth
 from lesiongan.experiments.config import ImbalanceConfig
-from lesiongan.experiments.stages import (
-    StageFn,
-    balance_counts,
-    ensure_gan,
-    ensure_sample,
-    no_progress,
-)
+from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
-from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import RECIPES
 from lesiongan.utils.stage import open_stage
 
@@ -55,7 +49,8 @@ class DemoPlan:
 
     @property
     def synthetic(self) -> Path:
-        return self.root / "synthetic"
+        """The unselected variant's images (the memorization audit's input)."""
+        return self.experiment_dir / "synthetic" / self.experiment.variants[0].name
 
 
 @dataclass
@@ -79,17 +74,15 @@ def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
                 "classify.image_size": 16,
                 "classify.epochs": 2,
                 "bootstrap": 200,
+                # at most 16 per class (each selected variant draws 1/keep times as many)
+                "sample.per_class": {"melanoma": 16, "seborrheic_keratosis": 16},
             },
         )
     else:
         gan = load_config(GanConfig, RECIPES / "gan-demo.yaml")
         synth, prepare = SynthConfig(n=2000, size=128), PrepareConfig(size=64)
         exp_file, sets = RECIPES / "experiment-demo.yaml", {}
-    paths = {
-        "dataset": str(root / "dataset"),
-        "gan.run": str(root / "gan"),
-        "sample.synthetic": str(root / "synthetic"),
-    }
+    paths = {"dataset": str(root / "dataset"), "gan.run": str(root / "gan")}
     experiment = load_config(ImbalanceConfig, exp_file, {**sets, **paths})
     return DemoPlan(root, synth, prepare, gan, quick, experiment)
 
@@ -117,18 +110,9 @@ def run_demo(
             )
     if ensure_gan(plan.dataset, plan.gan_run, plan.gan, force, stage):
         result.reused.append("gan")
-    counts = load_dataset(plan.dataset).info["counts"]["train"]
-    per_class = (
-        {c: min(n, 16) for c, n in balance_counts(counts).items()}
-        if plan.quick
-        else balance_counts(counts)
-    )
-    result.per_class = per_class
-    sample_cfg = SampleConfig(per_class=per_class, seed=0)
-    if ensure_sample(plan.gan_run, plan.synthetic, sample_cfg, force, stage):
-        result.reused.append("sample")
-    from lesiongan.experiments.imbalance import run_imbalance
+    from lesiongan.experiments.imbalance import run_imbalance, sample_counts
 
+    result.per_class = sample_counts(plan.dataset, plan.experiment, plan.experiment.cas)
     with stage("experiment") as on_cell:
         result.results = run_imbalance(plan.experiment, plan.experiment_dir, force, stage, on_cell)
     result.audited = _audit(plan, force, stage)
@@ -140,25 +124,15 @@ def run_demo(
 
 
 def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
-    """Realism and memorization of the synthetic images, in the features of the baseline
-    classifier (``domain``: no pretrained weights needed), into ``experiment/audit/``."""
-    from lesiongan.evaluate.run import (
-        MemorizationConfig,
-        RealismConfig,
-        run_memorization,
-        run_realism,
-    )
+    """Memorization of the unselected synthetic images in the features of the baseline
+    classifier (``domain``: no pretrained weights needed), into ``experiment/audit/``; the
+    experiment audits each variant's realism itself (``experiment/audit/VARIANT/realism``)."""
+    from lesiongan.evaluate.run import MemorizationConfig, run_memorization
 
     clf = plan.experiment_dir / "runs" / "none" / f"seed-{plan.experiment.seeds[0]}"
-    common = {"features": "domain", "classifier": str(clf)}
-    small = {"kid_subsets": 10, "ms_ssim_pairs": 50} if plan.quick else {}
-    done = []
-    for name, cfg, run in (
-        ("realism", RealismConfig(**common, **small), run_realism),
-        ("memorization", MemorizationConfig(**common), run_memorization),
-    ):
-        out = plan.experiment_dir / "audit" / name
-        with stage(f"audit {name}") as progress:  # reused when equal (same config)
-            run(plan.dataset, plan.synthetic, out, cfg, force=force, progress=progress)
-        done.append(name)
-    return done
+    cfg = MemorizationConfig(features="domain", classifier=str(clf))
+    out = plan.experiment_dir / "audit" / "memorization"
+    with stage("audit memorization") as progress:  # reused when equal (same config)
+        run_memorization(plan.dataset, plan.synthetic, out, cfg, force=force, progress=progress)
+    realism = [v.name for v in plan.experiment.variants]
+    return [f"realism ({', '.join(realism)})", "memorization (unselected)"]

@@ -1,0 +1,405 @@
+"""``lesiongan experiment generators``: generator families head to head on equal compute.
+
+Directory layout (every part a stage of its own, reused when finished, resumed when not)::
+
+    DIR/config.yaml, provenance.json, status.json
+    DIR/gan/NAME/                    each generator trained here (``gan train`` run directory)
+    DIR/runs/none/seed-S/            the real-only baseline: CAS's denominator, audit features
+    DIR/curve/NAME/kimg-K/synthetic  a checkpoint along training, sampled ...
+    DIR/curve/NAME/kimg-K/realism    ... and audited (the quality-against-time curve)
+    DIR/synthetic/NAME/              the final checkpoint, sampled
+    DIR/audit/NAME/realism|memorization
+    DIR/runs/synthetic-only@NAME/seed-S/   CAS
+    DIR/results.json, results.md, figures/
+
+Equal compute: a generator trained here gets ``budget_minutes`` of wall clock
+(``schedule.max_minutes``); with ``workers: 2`` two generators train at once with one torch
+thread each, so each has one core for the same time. A reused run (``run:``, e.g. trained on a
+GPU) brings its own budget, recorded in the results from its ``status.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lesiongan.config import load_config
+from lesiongan.data.manifest import PreparedDataset, load_dataset, split_fingerprint
+from lesiongan.data.synthetic import read_info
+from lesiongan.errors import LesionganError
+from lesiongan.experiments.aggregate import classification_accuracy_score, summarize
+from lesiongan.experiments.cells import Cell, quiet_worker, run_cells, stop_pool
+from lesiongan.experiments.config import GeneratorEntry, GeneratorsConfig
+from lesiongan.experiments.imbalance import (
+    BASELINE,
+    build_cells,
+    dataset_summary,
+    open_experiment,
+    relative_path,
+    require_finished_gan,
+)
+from lesiongan.experiments.stages import StageFn, ensure_gan, ensure_sample, no_progress
+from lesiongan.gan.checkpoint import list_checkpoints
+from lesiongan.gan.config import GanConfig
+from lesiongan.gan.run import load_run_config, read_run_info
+from lesiongan.gan.sample import SampleConfig
+from lesiongan.recipes import resolve_recipe
+from lesiongan.utils.outdir import write_text_atomic
+from lesiongan.utils.stage import DONE, read_status, write_status
+
+CellFn = Callable[[str, str, float, int, int], None]
+# what the results keep of a realism audit (overall; per class with the class name appended)
+REALISM = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "ms_ssim")
+MEMORIZATION = ("ct_statistic", "ct_p_value", "n_near_duplicates", "near_duplicate_fraction")
+
+
+def gan_config(cfg: GeneratorsConfig, g: GeneratorEntry) -> GanConfig:
+    """A generator's training config: its recipe, its ``set``, and the experiment's budget and
+    snapshot grain (every tick is a checkpoint, and all are kept for the curve)."""
+    sets = {
+        **g.set,
+        "schedule.max_minutes": cfg.budget_minutes,
+        "log.tick_kimg": cfg.snapshot_kimg,
+        "log.snapshot_ticks": 1,
+        "log.keep_checkpoints": 100000,
+    }
+    return load_config(GanConfig, resolve_recipe(g.config or ""), sets)
+
+
+def gan_run_dir(cfg: GeneratorsConfig, g: GeneratorEntry, out: Path) -> Path:
+    return Path(g.run) if g.run else out / "gan" / g.name
+
+
+def _train(dataset: Path, run: Path, gcfg: GanConfig, threads: int | None) -> float:
+    import torch
+
+    from lesiongan.gan.run import run_training
+
+    if threads:
+        torch.set_num_threads(threads)
+    start = time.perf_counter()
+    run_training(dataset, run, gcfg, resume=None, force=False)
+    return time.perf_counter() - start
+
+
+def train_generators(
+    cfg: GeneratorsConfig, dataset: Path, out: Path, stage: StageFn, on_done: CellFn | None
+) -> None:
+    """Train (or resume, or reuse) every generator that has a ``config``; ``workers`` at once."""
+    here = [g for g in cfg.generators if not g.run]
+    todo, n = [], 0
+    for g in here:
+        run = gan_run_dir(cfg, g, out)
+        if read_status(run).get("state") == DONE:
+            _train(dataset, run, gan_config(cfg, g), None)  # checks the config; trains nothing
+            n += 1
+            if on_done:
+                on_done(f"gan/{g.name}", "reused", 0.0, n, len(here))
+            continue
+        todo.append((g, run))
+    # one torch thread per generator whenever generators share the machine (workers > 1), even
+    # when only one is left to train (a resumed experiment): equal compute
+    threads = 1 if cfg.workers > 1 else None
+    if cfg.workers <= 1 or len(todo) <= 1:
+        for g, run in todo:
+            start = time.perf_counter()
+            if threads:
+                _train(dataset, run, gan_config(cfg, g), threads)
+            else:
+                ensure_gan(dataset, run, gan_config(cfg, g), False, stage)
+            n += 1
+            if on_done:
+                on_done(f"gan/{g.name}", "trained", time.perf_counter() - start, n, len(here))
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=cfg.workers, mp_context=get_context("spawn"), initializer=quiet_worker
+    )
+    futures = {pool.submit(_train, dataset, run, gan_config(cfg, g), 1): g.name for g, run in todo}
+    try:
+        for fut in as_completed(futures):
+            seconds = fut.result()
+            n += 1
+            if on_done:
+                on_done(f"gan/{futures[fut]}", "trained", seconds, n, len(here))
+    except BaseException:
+        stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def check_reused_run(run: Path, ds: PreparedDataset) -> None:
+    """A reused run must be finished, trained on this dataset's train split, and audit-ready."""
+    require_finished_gan(run)
+    info = read_run_info(run)
+    if info.get("train_split_fingerprint") != split_fingerprint(ds.rows, "train"):
+        raise LesionganError(
+            f"{run}: trained on another train split than {ds.root} (run.json fingerprint); "
+            "a generator must see the experiment's train split only"
+        )
+    curve_checkpoints(run, 1)
+
+
+def checkpoint_minutes(run: Path) -> list[tuple[Path, float, float]]:
+    """``(checkpoint, kimg, training minutes)`` for every checkpoint whose tick is in
+    ``stats.jsonl`` (the minutes come from there; a reused run's last checkpoint gets its
+    ``status.json`` minutes when its stats have none)."""
+    full = load_run_config(run).network.resolution
+    minutes_at: dict[int, float] = {}
+    stats = run / "stats.jsonl"
+    if stats.is_file():
+        for line in stats.read_text().splitlines():
+            row = json.loads(line)
+            # a growing PGGAN's checkpoints below full resolution draw smaller images, which
+            # are not comparable with the others: the curve starts at full resolution
+            if row.get("train_sec") is not None and row.get("resolution", full) == full:
+                minutes_at[round(row["kimg"] * 1000)] = row["train_sec"] / 60
+    status = read_status(run)
+    found = []
+    ckpts = list_checkpoints(run)
+    for ck in ckpts:
+        nimg = int(ck.stem.split("-")[1])
+        minutes = minutes_at.get(nimg)
+        if minutes is None and ck == ckpts[-1] and not stats.is_file():
+            minutes = status.get("train_minutes")  # a reused run that kept its last one only
+        if minutes is not None and nimg > 0:
+            found.append((ck, nimg / 1000, float(minutes)))
+    return found
+
+
+def curve_checkpoints(run: Path, points: int) -> list[tuple[Path, float, float]]:
+    """``points`` checkpoints evenly spaced in training time, the last one always included."""
+    found = checkpoint_minutes(run)
+    ckpts = list_checkpoints(run)
+    if not found or not ckpts or found[-1][0] != ckpts[-1]:
+        raise LesionganError(
+            f"{run}: its last checkpoint has no training time at full resolution (stats.jsonl "
+            "or status.json train_minutes): was the run trained to its final resolution, with "
+            "this version?"
+        )
+    total = found[-1][2]
+    chosen: list[tuple[Path, float, float]] = []
+    for k in range(1, points + 1):
+        target = total * k / points
+        best = min(found, key=lambda f: abs(f[2] - target))
+        if best not in chosen:
+            chosen.append(best)
+    return sorted(chosen, key=lambda f: f[2])
+
+
+def _sample(cfg: GeneratorsConfig, run: Path, out: Path, n: int, ckpt: Path | None, stage) -> Path:
+    classes = json.loads((run / "run.json").read_text())["classes"]
+    scfg = SampleConfig(
+        per_class={c: n for c in classes},
+        seed=cfg.seed,
+        checkpoint=str(ckpt) if ckpt else None,
+        score_real=False,
+    )
+    ensure_sample(run, out, scfg, False, stage)
+    return out
+
+
+def _realism(dataset: Path, syn: Path, out: Path, baseline: Path, stage, **kw) -> dict[str, Any]:
+    from lesiongan.evaluate.run import RealismConfig, run_realism
+
+    rcfg = RealismConfig(features="domain", classifier=str(baseline), **kw)
+    with stage("audit realism") as progress:  # an equal finished audit is reused
+        return run_realism(dataset, syn, out, rcfg, progress=progress)
+
+
+def _memorization(dataset: Path, syn: Path, out: Path, baseline: Path, stage) -> dict[str, Any]:
+    from lesiongan.evaluate.run import MemorizationConfig, run_memorization
+
+    mcfg = MemorizationConfig(features="domain", classifier=str(baseline))
+    with stage("audit memorization") as progress:
+        return run_memorization(dataset, syn, out, mcfg, progress=progress)
+
+
+def run_generators(
+    cfg: GeneratorsConfig,
+    out: Path,
+    force: bool = False,
+    stage: StageFn = no_progress,
+    on_cell: CellFn | None = None,
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    out, dataset = Path(out), Path(cfg.dataset)
+    ds = load_dataset(dataset)  # a bad dataset fails before anything is written
+    reused = [Path(g.run) for g in cfg.generators if g.run]
+    for g in cfg.generators:  # a bad recipe, key or reused run fails before anything is written
+        if g.config:
+            gan_config(cfg, g)
+        else:
+            check_reused_run(Path(g.run or ""), ds)
+    open_experiment(out, cfg, [dataset, *reused], "generators", force)
+    runs = out / "runs"
+    base_cells = build_cells(cfg, dataset, runs, None, [BASELINE])
+    metrics = run_cells(base_cells, cfg.workers, force, on_cell)
+    baseline = runs / BASELINE / f"seed-{cfg.seeds[0]}"
+    train_generators(cfg, dataset, out, stage, on_cell)
+    per_gen: dict[str, dict[str, Any]] = {}
+    cas_cells: list[Cell] = []
+    for g in cfg.generators:
+        run = gan_run_dir(cfg, g, out)
+        entry: dict[str, Any] = {"run": relative_path(run, out), "reused_run": bool(g.run)}
+        curve = []
+        for ckpt, kimg, minutes in curve_checkpoints(run, cfg.curve_points):
+            where = out / "curve" / g.name / f"kimg-{kimg:09.3f}"
+            syn = _sample(cfg, run, where / "synthetic", cfg.curve_per_class, ckpt, stage)
+            m = _realism(dataset, syn, where / "realism", baseline, stage, ms_ssim_pairs=100)
+            curve.append(
+                {
+                    "kimg": kimg,
+                    "minutes": minutes,
+                    "checkpoint": relative_path(ckpt, out),
+                    **{k: m.get(k) for k in REALISM},
+                }
+            )
+        entry["curve"] = curve
+        final = list_checkpoints(run)[-1]  # the curve's last point: pinned, not "the latest"
+        syn = _sample(cfg, run, out / "synthetic" / g.name, cfg.per_class, final, stage)
+        realism = _realism(dataset, syn, out / "audit" / g.name / "realism", baseline, stage)
+        entry["realism"] = _realism_summary(realism)
+        if cfg.memorization:
+            mem = _memorization(
+                dataset, syn, out / "audit" / g.name / "memorization", baseline, stage
+            )
+            entry["memorization"] = {k: mem.get(k) for k in MEMORIZATION}
+        entry["training"] = _training_summary(run)
+        entry["sample"] = {"dir": relative_path(syn, out), "counts": read_info(syn).get("counts")}
+        per_gen[g.name] = entry
+        if cfg.cas:
+            cas_cells += build_cells(cfg, dataset, runs, syn, ["synthetic-only"], g.name)
+    metrics.update(run_cells(cas_cells, cfg.workers, force, on_cell))
+    classes = list(ds.info["classes"])
+    base_ba = _by_seed(base_cells, metrics, "balanced_accuracy")
+    for g in cfg.generators:
+        mine = [c for c in cas_cells if c.key.startswith(f"synthetic-only@{g.name}/")]
+        if mine:
+            per_gen[g.name]["cas"] = classification_accuracy_score(
+                _by_seed(mine, metrics, "balanced_accuracy"), base_ba
+            )
+    by_seed = {c.config.seed: metrics[c.key] for c in base_cells}
+    results = {
+        "experiment": "generators",
+        "dataset": dataset_summary(dataset, ds),
+        "classes": classes,
+        "budget_minutes": cfg.budget_minutes,
+        "workers": cfg.workers,
+        "seeds": cfg.seeds,
+        "baseline": {
+            "run": relative_path(baseline, out),
+            "summary": summarize({BASELINE: by_seed}, classes)[BASELINE],
+        },
+        "floor": _floor(per_gen),
+        "generators": per_gen,
+        "best": best_by_measure(per_gen),
+        "seconds": time.perf_counter() - start,
+    }
+    write_generator_results(out, results)
+    write_status(out, DONE)
+    return results
+
+
+def _by_seed(cells: list[Cell], metrics: dict[str, Any], key: str) -> dict[int, float]:
+    return {c.config.seed: metrics[c.key].get(key) for c in cells}
+
+
+def _realism_summary(m: dict[str, Any]) -> dict[str, Any]:
+    keep = {k: m.get(k) for k in ("features", "features_id", "n_real", "n_synthetic")}
+    for k in REALISM:
+        keep[k] = m.get(k)
+        keep[f"{k}_floor"] = m.get(f"{k}_floor")
+        for c in m.get("classes", []):
+            keep[f"{k}_{c}"] = m.get(f"{k}_{c}")
+            keep[f"{k}_{c}_floor"] = m.get(f"{k}_{c}_floor")
+    return keep
+
+
+def _floor(per_gen: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    first = next(iter(per_gen.values()))["realism"]
+    return {k: first.get(f"{k}_floor") for k in REALISM}
+
+
+def _training_summary(run: Path) -> dict[str, Any]:
+    status = read_status(run)
+    gcfg = load_run_config(run)
+    stats = []
+    if (run / "stats.jsonl").is_file():
+        stats = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x]
+    final = [s["img_per_s"] for s in stats if s.get("resolution") == gcfg.network.resolution]
+    return {
+        "arch": gcfg.network.arch,
+        "resolution": gcfg.network.resolution,
+        "channels": gcfg.network.fmap_max,
+        "kimg": status.get("kimg"),
+        "minutes": status.get("train_minutes"),
+        "stopped_by": status.get("stopped_by"),
+        "img_per_s_final_resolution": float(np.median(final)) if final else None,
+        "device": status.get("device"),
+        "transition_kimg": gcfg.conditioning.transition_kimg,
+    }
+
+
+# which way is better for each measure the comparison names a winner on
+# (MS-SSIM has no better direction: near the real images' own value is right, lower is noise)
+HIGHER = {
+    "precision": True,
+    "recall": True,
+    "density": True,
+    "coverage": True,
+    "fid": False,
+    "kid_mean": False,
+    "cas": True,
+}
+
+
+def best_by_measure(per_gen: dict[str, dict[str, Any]]) -> dict[str, str | None]:
+    """The generator with the best final value of each measure (ties and missing values give
+    None)."""
+    best: dict[str, str | None] = {}
+    for key, higher in HIGHER.items():
+        vals = {}
+        for name, e in per_gen.items():
+            v = e.get("cas", {}).get("cas") if key == "cas" else e["realism"].get(key)
+            if v is not None and np.isfinite(v):
+                vals[name] = v if higher else -v
+        top = sorted(vals.items(), key=lambda kv: kv[1], reverse=True)
+        best[key] = top[0][0] if top and (len(top) == 1 or top[0][1] != top[1][1]) else None
+    return best
+
+
+def _finite(x: Any) -> Any:
+    """NaN / Inf -> None (strict JSON)."""
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_finite(v) for v in x]
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x
+
+
+def write_generator_results(out: Path, results: dict[str, Any]) -> None:
+    """results.json, results.md and figures/ (``lesiongan report DIR`` redoes the last two)."""
+    from lesiongan.experiments.generators_report import (
+        curve_plot,
+        render_generators_markdown,
+        side_by_side_grids,
+    )
+
+    figures = out / "figures"
+    figures.mkdir(exist_ok=True)
+    (figures / "curve.png").write_bytes(curve_plot(results))
+    for cls, png in side_by_side_grids(out, results).items():
+        (figures / f"grid-{cls}.png").write_bytes(png)
+    write_text_atomic(
+        out / "results.json", json.dumps(_finite(results), indent=2, allow_nan=False) + "\n"
+    )
+    write_text_atomic(out / "results.md", render_generators_markdown(results) + "\n")
