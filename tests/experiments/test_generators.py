@@ -58,11 +58,11 @@ def test_generators_head_to_head_through_the_cli(cli, tiny_dataset: Path, tmp_pa
         assert all(p["fid"] is not None and p["fid"] >= 0 for p in g["curve"])
         # the final audit, per class too, against the real-vs-real floor
         assert g["realism"]["fid"] > r["floor"]["fid"]
-        for c in r["classes"]:
-            assert g["realism"][f"recall_{c}"] is not None
+        for c in r["classes"]:  # (tiny sets: k-NN measures may be undefined, FID is not)
+            assert g["realism"][f"fid_{c}"] is not None and f"recall_{c}" in g["realism"]
         assert "ct_statistic" in g["memorization"]
         assert g["sample"]["counts"] == {c: 6 for c in r["classes"]}
-        assert g["cas"]["cas"] >= 0 and g["cas"]["n_seeds"] == 2
+        assert g["cas"]["cas"] >= 0 and g["cas"]["n_pairs"] == 2
         assert (out / "runs" / f"synthetic-only@{name}" / "seed-1" / "metrics.json").is_file()
     assert set(r["best"]) >= {"fid", "recall", "cas"}
     for c in r["classes"]:

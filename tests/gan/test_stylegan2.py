@@ -307,3 +307,21 @@ def test_recipes_are_valid_stylegan2_configs(name: str) -> None:
     cfg = load_config(GanConfig, ROOT / "configs" / f"{name}.yaml", {})
     assert cfg.network.arch == "stylegan2"
     assert len(build_phases(cfg.network, cfg.schedule)) == 1
+
+
+@pytest.mark.slow
+def test_sigkill_then_same_command_with_resume_is_bit_identical(
+    sg2_run: Path, tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """sg2-tiny (with the shared run's path length and transition settings, so the kill and
+    the resume cross the lazy clocks and the blend) killed with SIGKILL, then the same command
+    with --resume: bit-identical to the uninterrupted run."""
+    import yaml
+    from gan_helpers import assert_sigkill_resume_is_bit_identical
+
+    from lesiongan.config import save_config
+
+    cfg = tmp_path / "sg2.yaml"
+    save_config(sg2_config(**RUN), cfg)
+    assert yaml.safe_load(cfg.read_text())["seed"] == 0
+    assert_sigkill_resume_is_bit_identical(cfg, sg2_run, tiny_dataset, tmp_path)

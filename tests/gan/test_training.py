@@ -268,41 +268,9 @@ def test_sigkill_then_same_command_with_resume_is_bit_identical(
     finished_run: Path, tiny_dataset: Path, tmp_path: Path
 ) -> None:
     """The most natural thing after a crash: the same command with --resume appended."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
+    from gan_helpers import TINY, assert_sigkill_resume_is_bit_identical
 
-    from gan_helpers import TINY
-
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "lesiongan", "gan", "train", str(tiny_dataset)]
-    cmd += ["--out", str(out), "--config", str(TINY)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while not list_checkpoints(out) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert list_checkpoints(out), proc.stderr.read().decode()
-    assert json.loads((out / "status.json").read_text())["state"] == "running"
-    resumed = subprocess.run([*cmd, "--resume"], env=env, capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
-    a = load_checkpoint(latest_checkpoint(finished_run))
-    b = load_checkpoint(latest_checkpoint(out))
-    assert a["cur_nimg"] == b["cur_nimg"]
-    for key in ("G", "D", "G_ema"):
-        assert state_equal(a[key], b[key]), key
-    # a changed --config on resume is a one-line error naming the key
-    other = tmp_path / "other.yaml"
-    other.write_text(TINY.read_text().replace("seed: 0", "seed: 1"))
-    bad = subprocess.run(
-        [*cmd[:-1], str(other), "--resume"], env=env, capture_output=True, text=True
-    )
-    assert bad.returncode == 1 and "seed (saved 0, now 1)" in bad.stderr
-    assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert_sigkill_resume_is_bit_identical(TINY, finished_run, tiny_dataset, tmp_path)
 
 
 def test_wall_clock_budget_ends_the_run_and_resume_extends_it(

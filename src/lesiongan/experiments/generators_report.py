@@ -105,7 +105,7 @@ def render_generators_table(results: dict[str, Any]) -> str:
                 else ""
             )
             cas_s = f"{_num(cas['cas'])}{ci}"
-        where = t.get("device") or ("reused run" if g.get("reused_run") else "here")
+        where = t.get("device") or "device not recorded"
         rows.append(
             [
                 f"{name} ({t['arch']}, {t['channels']} ch)",
@@ -145,23 +145,30 @@ def render_generators_table(results: dict[str, Any]) -> str:
 
 
 def render_per_class_table(results: dict[str, Any]) -> str:
-    """Per class and generator: FID and recall with the class's floor."""
-    header = (
-        ["class"]
-        + [f"{name} {m}" for name in results["generators"] for m in ("FID", "recall")]
-        + ["floor FID", "floor recall"]
-    )
+    """Per class, each generator and the class's real-vs-real floor: FID, recall, coverage and
+    within-class MS-SSIM (diversity: lower = more varied; the floor is the real images' own)."""
+    keys = ("fid", "recall", "coverage", "ms_ssim")
+    header = ["class", "generator", "FID", "recall", "coverage", "MS-SSIM"]
     rows = []
-    gens = list(results["generators"].values())
+    gens = results["generators"]
     for c in results["classes"]:
-        row = [_label(c)]
-        for g in gens:
-            row += [_num(g["realism"].get(f"fid_{c}"), 1), _num(g["realism"].get(f"recall_{c}"))]
-        row += [
-            _num(gens[0]["realism"].get(f"fid_{c}_floor"), 1),
-            _num(gens[0]["realism"].get(f"recall_{c}_floor")),
-        ]
-        rows.append(row)
+        for name, g in gens.items():
+            r = g["realism"]
+            rows.append(
+                [
+                    _label(c),
+                    name,
+                    *(_num(r.get(f"{k}_{c}"), 3 if k == "ms_ssim" else 2) for k in keys),
+                ]
+            )
+        first = next(iter(gens.values()))["realism"]
+        rows.append(
+            [
+                _label(c),
+                "real vs real (floor)",
+                *(_num(first.get(f"{k}_{c}_floor"), 3 if k == "ms_ssim" else 2) for k in keys),
+            ]
+        )
     return _markdown(header, rows)
 
 
