@@ -53,7 +53,7 @@ def test_the_committed_isic_head_to_head_holds_what_the_issue_asks() -> None:
     assert minutes == {round(r["budget_minutes"])}  # equal wall clock
     for g in r["generators"].values():
         assert g["realism"]["fid"] is not None and g["cas"]["cas"] is not None
-        assert g["curve"] and g["curve"][-1]["minutes"] == pytest.approx(g["training"]["minutes"])
+        assert g["curve"][-1]["minutes"] == pytest.approx(g["training"]["minutes"], abs=0.01)
     assert r["floor"]["fid"] is not None and r["floor"]["recall"] is not None
     figures = path.parent / "figures"
     assert (figures / "curve.png").is_file()
