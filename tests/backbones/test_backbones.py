@@ -102,3 +102,47 @@ def test_a_weights_file_of_another_network_is_one_line(tmp_path: Path) -> None:
 def test_unknown_backbone_lists_the_known_ones() -> None:
     with pytest.raises(LesionganError, match="efficientnet_lite0"):
         build_backbone("efficientnet_lite9")
+
+
+def test_dihedral_views_are_the_eight_symmetries() -> None:
+    from lesiongan.backbones.features import dihedral
+
+    x = torch.arange(9.0).reshape(1, 1, 3, 3)
+    views = {tuple(dihedral(x, v).flatten().tolist()) for v in range(8)}
+    assert len(views) == 8
+    with pytest.raises(ValueError):
+        dihedral(x, 8)
+
+
+def test_file_features_are_cached_by_content(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from lesiongan.backbones.features import FeatureSpec, file_features
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    spec = FeatureSpec(LITE0, 32, views=2)
+    cache = tmp_path / "cache"
+    calls = []
+    first = file_features(paths, spec, cache, progress=lambda d, t: calls.append(d))
+    assert first.shape == (2, 3, 1280) and calls
+    assert not np.allclose(first[0], first[1])  # a rotated lesion gives other features
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for p in paths:
+        (moved / p.name).write_bytes(p.read_bytes())
+    calls.clear()
+    again = file_features(
+        sorted(moved.iterdir()), spec, cache, progress=lambda d, t: calls.append(d)
+    )
+    assert not calls and np.array_equal(first, again)  # same bytes elsewhere: from the cache
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(moved / "img0.png")
+    changed = file_features(sorted(moved.iterdir()), spec, cache)
+    assert not np.allclose(changed[0, 0], first[0, 0]) and np.allclose(changed[:, 1:], first[:, 1:])
+    with pytest.raises(LesionganError, match="takes 32 to"):
+        FeatureSpec(LITE0, 16)
