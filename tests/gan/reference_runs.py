@@ -24,7 +24,12 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path(__file__).with_name("data") / "reference_runs.json"
-TICKS = {"log.tick_kimg": 0.032, "log.snapshot_ticks": 1, "augment.p": 0.3, "augment.ada_interval": 2}
+TICKS = {
+    "log.tick_kimg": 0.032,
+    "log.snapshot_ticks": 1,
+    "augment.p": 0.3,
+    "augment.ada_interval": 2,
+}
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "pggan-wgan-gp": (
         "gan-tiny.yaml",

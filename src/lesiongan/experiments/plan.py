@@ -68,9 +68,10 @@ class SampleTask:
         return state
 
     def __call__(self) -> None:
+        from lesiongan.classify.scorer import load_classifier_scorer
         from lesiongan.gan.sample import run_sample
 
-        run_sample(self.gan_run, self.out, self.config)
+        run_sample(self.gan_run, self.out, self.config, scorer_loader=load_classifier_scorer)
         if self.audit and self.audit_dir:
             from lesiongan.evaluate.run import RealismConfig, run_realism
 
