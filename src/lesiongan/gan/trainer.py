@@ -99,7 +99,8 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
         torch.manual_seed(cfg.seed)
         n_cls = len(self.classes)
-        G, D = get_family(cfg.network.arch).build_networks(cfg, n_cls)
+        self.family = get_family(cfg.network.arch)
+        G, D = self.family.build_networks(cfg, n_cls)
         self.G, self.D = G.to(device), None if D is None else D.to(device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         nets = [m for m in (self.G, self.D, self.G_ema) if m is not None]
@@ -118,7 +119,7 @@ class Trainer:
         G_run, D_run = self.G, self.D
         if rt.compile:
             G_run, D_run = torch.compile(self.G), None if self.D is None else torch.compile(self.D)
-        self.loss = get_family(cfg.network.arch).build_loss(
+        self.loss = self.family.build_loss(
             G_run, D_run, self.augment, cfg, G_reg=self.G, D_reg=self.D
         )
         self.nets = {k: v for k, v in (("G", self.G), ("D", self.D)) if v is not None}
