@@ -86,7 +86,7 @@ def test_variants_are_sampled_selected_compared_and_reported(
         assert entry["realism"]["features"] == "domain" and entry["realism"]["fid_floor"] >= 0
     on_disk = json.loads((out / "results.json").read_text())
     assert on_disk["variants"] == json.loads(json.dumps(results["variants"]))
-    # the report and the README verdict read these results as they are
+    # the report and the verdict quoted in the docs read these results as they are
     html = (out / "report.html").read_text()
     assert 'id="variants-table"' in html and 'data-key="variants/clf/cas/cas"' in html
     verdict = render_verdict_markdown(on_disk)

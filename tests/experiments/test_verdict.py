@@ -1,4 +1,4 @@
-"""The README's verdict from a results.json: tables, the sentence, ``report --markdown``."""
+"""The verdict the docs quote, from a results.json: tables, the sentence, ``report --markdown``."""
 
 from __future__ import annotations
 

@@ -308,7 +308,8 @@ def report(
     markdown: bool = typer.Option(
         False,
         "--markdown",
-        help="Print the README's verdict instead (markdown tables and a sentence); writes nothing.",
+        help="Print the verdict instead (markdown tables and a sentence, as the docs quote it); "
+        "writes nothing.",
     ),
 ) -> None:
     """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR);

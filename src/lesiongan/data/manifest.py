@@ -3,7 +3,7 @@
 ``manifest.csv`` has the contract columns first, in this order, then extra columns:
 ``image_id,label,split,path,source_path,source_sha256,width,height,group_id,source_width,source_height``.
 ``path`` is relative to the dataset directory. Later stages load a dataset only through
-:func:`load_dataset`, which checks the contract and names the file in every error.
+[`load_dataset`][], which checks the contract and names the file in every error.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ FORMAT_NAME = "lesiongan-dataset-v1"
 
 @dataclass(frozen=True)
 class ManifestRow:
+    """One row of a prepared ``manifest.csv``; ``path`` is relative to the dataset directory."""
+
     image_id: str
     label: str
     split: str

@@ -2,15 +2,17 @@
 DESIGN.md's ``synthetic/manifest.csv`` contract): one definition for its writer and readers,
 and the leakage guard.
 
-A synthetic directory holds::
+A synthetic directory holds:
 
-    manifest.csv            one row per image: MANIFEST_COLUMNS (+ select_score when selected);
-                            d_score empty when the generator has no discriminator
-    images/<class>/<id>.png
-    synthetic.json          which GAN, checkpoint, dataset and train split; counts; selection
-    gan_train_images.csv    source_sha256 of every image the GAN saw (the leakage guard)
-    real_scores.csv         D's scores of the GAN's real training images (soft labels; optional)
-    preview.png, config.yaml, provenance.json
+```text
+manifest.csv            one row per image: MANIFEST_COLUMNS (+ select_score when selected);
+                        d_score empty when the generator has no discriminator
+images/<class>/<id>.png
+synthetic.json          which GAN, checkpoint, dataset and train split; counts; selection
+gan_train_images.csv    source_sha256 of every image the GAN saw (the leakage guard)
+real_scores.csv         D's scores of the GAN's real training images (soft labels; optional)
+preview.png, config.yaml, provenance.json
+```
 
 ``d_score`` (the discriminator's raw score) is a required column whose cells may be empty: a
 generator family without a discriminator writes a valid directory with no scores, and what needs
@@ -19,7 +21,7 @@ finite number.
 
 Leakage guard (DESIGN.md): a classifier is never evaluated on images that the GAN behind its
 synthetic data was trained on. The synthetic directory carries ``gan_train_images.csv`` (the
-``source_sha256`` of every image the GAN saw); :func:`check_leakage` refuses a test split that
+``source_sha256`` of every image the GAN saw); [`check_leakage`][] refuses a test split that
 shares any of them. Without that file the guard cannot run, so loading refuses the directory.
 """
 
@@ -63,6 +65,8 @@ class LeakageError(LesionganError):
 
 @dataclass(frozen=True)
 class SyntheticRow:
+    """One row of a synthetic ``manifest.csv``; ``path`` is relative to the directory."""
+
     image_id: str
     label: str
     path: str
@@ -74,6 +78,9 @@ class SyntheticRow:
 
 @dataclass
 class SyntheticSet:
+    """A synthetic directory, loaded and checked: its rows, ``synthetic.json`` and the
+    ``source_sha256`` of the GAN's training images (the leakage guard)."""
+
     root: Path
     rows: list[SyntheticRow]
     info: dict[str, Any] = field(default_factory=dict)

@@ -1,15 +1,16 @@
 """The README's verdict, rendered from an imbalance experiment's ``results.json`` (pure functions).
 
-:func:`render_verdict_table` gives markdown: one row per strategy (real-only first, then each
+[`render_verdict_table`][] gives markdown: one row per strategy (real-only first, then each
 synthetic variant's strategies) with the mean over seeds and its 95 % Student-t interval, and
 the paired difference from the reference real-only strategy (the two-level paired bootstrap over
-seeds and test images, see :mod:`lesiongan.experiments.aggregate`); then, when the experiment
+seeds and test images, see ``lesiongan.experiments.aggregate``); then, when the experiment
 compared synthetic variants, one row per variant with its realism against the real-vs-real floor
-and its classification accuracy score. :func:`render_verdict_sentence` answers, from the same
+and its classification accuracy score. [`render_verdict_sentence`][] answers, from the same
 numbers, whether any strategy that adds synthetic images (``synthetic-only``, the CAS runs,
 aside) beats the reference on balanced accuracy and on melanoma sensitivity: a paired interval
 that lies above 0 beats it, one below 0 is worse; otherwise there is no significant difference.
-``lesiongan report DIR --markdown`` prints both; a test keeps the README equal to them.
+``lesiongan report DIR --markdown`` prints both; tests keep the blocks quoted in the README and
+the docs pages equal to them.
 """
 
 from __future__ import annotations

@@ -1,22 +1,24 @@
 """The GAN inference API: load a trained run, generate images, score images with D.
 
-Works for every generator family (:mod:`lesiongan.gan.families`); scoring needs a family with a
+Works for every generator family (``lesiongan.gan.families``); scoring needs a family with a
 discriminator (``LoadedGan.D`` is None otherwise, and scoring is refused in one line).
 
-No CLI in here; ``gan sample`` (:mod:`lesiongan.gan.sample`) is a thin stage on top::
+No CLI in here; ``gan sample`` (``lesiongan.gan.sample``) is a thin stage on top:
 
-    from lesiongan.gan.inference import load_gan, generate, generate_uint8, score_images
+```python
+from lesiongan.gan.inference import load_gan, generate, generate_uint8, score_images
 
-    gan = load_gan("gan-run")                      # latest checkpoint, G_ema and D, eval mode
-    x = generate(gan, seeds=[0, 1], labels=["melanoma", "nevus"])   # float [-1, 1], NCHW
-    px = generate_uint8(gan, seeds=[0, 1], labels=[0, 2])           # uint8 NHWC arrays
-    s = score_images(gan, x, labels=[0, 2])         # D's raw scores, one per image
+gan = load_gan("gan-run")                      # latest checkpoint, G_ema and D, eval mode
+x = generate(gan, seeds=[0, 1], labels=["melanoma", "nevus"])   # float [-1, 1], NCHW
+px = generate_uint8(gan, seeds=[0, 1], labels=[0, 2])           # uint8 NHWC arrays
+s = score_images(gan, x, labels=[0, 2])         # D's raw scores, one per image
+```
 
 Each image's latent is drawn from a generator seeded with that image's own seed, so any image
 can be regenerated alone, on any batch size.
 
 D's minibatch-stddev layer makes a score depend on the other images in its group. So that an
-image's score is its own, :func:`score_images` puts every image in a group with fixed
+image's score is its own, [`score_images`][] puts every image in a group with fixed
 companions: ``group - 1`` images generated from reserved seeds with the same label.
 """
 
