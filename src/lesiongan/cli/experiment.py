@@ -332,9 +332,9 @@ def report(
 
             typer.echo(render_generators_markdown(results))
             return
-        if results["experiment"] != "imbalance":
+        if results["experiment"] not in ("imbalance", "scarcity"):
             raise LesionganError(
-                f"{exp_dir / 'results.json'}: --markdown renders an imbalance experiment's "
+                f"{exp_dir / 'results.json'}: --markdown renders an imbalance or scarcity "
                 f"verdict or a generators comparison, not a {results['experiment']} experiment"
             )
         typer.echo(render_verdict_markdown(results))

@@ -23,7 +23,7 @@ from lesiongan.experiments.config import (
     ScarcityConfig,
 )
 from lesiongan.experiments.generators import check_generators, plan_generators
-from lesiongan.experiments.imbalance import plan_imbalance
+from lesiongan.experiments.imbalance import check_gan_runs, plan_imbalance
 from lesiongan.experiments.jobs import Plan
 from lesiongan.experiments.local import JobFn, run_plan
 from lesiongan.experiments.scarcity import plan_scarcity
@@ -43,7 +43,7 @@ class ExperimentKind:
 
 
 KINDS: dict[str, ExperimentKind] = {
-    "imbalance": ExperimentKind("imbalance", ImbalanceConfig, plan_imbalance),
+    "imbalance": ExperimentKind("imbalance", ImbalanceConfig, plan_imbalance, check_gan_runs),
     "scarcity": ExperimentKind("scarcity", ScarcityConfig, plan_scarcity),
     "generators": ExperimentKind("generators", GeneratorsConfig, plan_generators, check_generators),
 }
