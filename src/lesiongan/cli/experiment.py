@@ -311,6 +311,20 @@ def report(
         help="Print the verdict instead (markdown tables and a sentence, as the docs quote it); "
         "writes nothing.",
     ),
+    export: Path | None = typer.Option(
+        None,
+        "--export",
+        metavar="DEST",
+        help="Write DEST: results, config, every run's metrics and gzipped predictions, the "
+        "dataset fingerprint, GAN checkpoint hashes, code revision, figures (what to commit).",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="DIR is an exported results directory: re-derive every summary, interval, call "
+        "and CAS from its runs and predictions, and exit 1 if any differs from results.json.",
+    ),
+    force: bool = typer.Option(False, "--force", help="With --export: replace DEST."),
 ) -> None:
     """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR);
     for a generators experiment, DIR/results.md and DIR/figures.
@@ -322,6 +336,20 @@ def report(
     """
     from lesiongan.experiments.report import build_report, load_results
 
+    if export is not None:
+        from lesiongan.experiments.export import export_results
+
+        out.print(f"exported to {export_results(exp_dir, export, force)}")
+        return
+    if check:
+        from lesiongan.experiments.export import check as check_export
+
+        differ = check_export(exp_dir)
+        if differ:
+            err.print(f"{exp_dir}: re-derived {', '.join(differ)} differ from results.json")
+            raise typer.Exit(1)
+        out.print(f"{exp_dir}: every derived number re-derived from the runs' predictions")
+        return
     if markdown:
         from lesiongan.errors import LesionganError
         from lesiongan.experiments.verdict import render_verdict_markdown

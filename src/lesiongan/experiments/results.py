@@ -164,16 +164,27 @@ def variant_results(
             entry.update(per_gen[""])
         else:
             entry["generators"] = per_gen
-        key = f"{CAS_STRATEGY}@{v.name}"
-        groups = by_strategy(records)
-        if cfg.cas and key in groups and ref in groups:
-            for metric, name in (("balanced_accuracy", "cas"), ("macro_auc", "cas_macro_auc")):
-                entry[name] = classification_accuracy_score(
-                    _per_seed(groups[key], metric), _per_seed(groups[ref], metric)
-                )
-            entry["cas_reference"] = ref
+        if cfg.cas:
+            entry.update(cas_entries(cfg, records, v.name, ref))
         variants[v.name] = entry
     return variants
+
+
+def cas_entries(
+    cfg: ImbalanceConfig, records: list[RunRecord], variant: str, ref: str
+) -> dict[str, Any]:
+    """CAS of a variant (its synthetic-only runs over the reference's, per classifier seed,
+    averaged over generators), on balanced accuracy and on macro AUC."""
+    groups = by_strategy(records)
+    key = f"{CAS_STRATEGY}@{variant}"
+    if key not in groups or ref not in groups:
+        return {}
+    out: dict[str, Any] = {"cas_reference": ref}
+    for metric, name in (("balanced_accuracy", "cas"), ("macro_auc", "cas_macro_auc")):
+        out[name] = classification_accuracy_score(
+            _per_seed(groups[key], metric), _per_seed(groups[ref], metric)
+        )
+    return out
 
 
 def _per_seed(records: list[RunRecord], key: str) -> dict[int, float]:

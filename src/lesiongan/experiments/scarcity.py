@@ -40,6 +40,7 @@ from lesiongan.experiments.imbalance import (
     gan_job,
 )
 from lesiongan.experiments.jobs import Job, Plan, SampleTask, cell_jobs, read_metrics
+from lesiongan.experiments.records import RunRecord
 from lesiongan.experiments.results import (
     CALL_ENDPOINTS,
     aggregate_records,
@@ -282,7 +283,7 @@ def finish_scarcity(
     dataset = Path(cfg.dataset)
     ds = load_dataset(dataset)
     classes = list(ds.classes)
-    curve, runs, per_fraction, family = [], {}, {}, {}
+    runs, by_fraction = {}, {}
     for f, n_train, cells in fractions:
         tag = f"frac-{f:g}"
         mine = {c.key: metrics[f"{tag}/{c.key}"] for c in cells}
@@ -294,7 +295,38 @@ def finish_scarcity(
                 **({"generator": c.generator} if c.generator else {}),
                 "metrics": mine[c.key],
             }
-        agg = aggregate_records(cfg, records_of(cells, mine), classes, calls=False)
+        by_fraction[f] = (n_train, records_of(cells, mine))
+    agg = aggregate_scarcity(cfg, by_fraction, classes)
+    results = {
+        "experiment": "scarcity",
+        "classes": classes,
+        "dataset": {**dataset_summary(dataset, ds), "fingerprint": dataset_fingerprint(dataset)},
+        "fractions": cfg.fractions,
+        "strategies": cfg.strategies,
+        "seeds": cfg.seeds,
+        **agg,
+        "runs": runs,
+        "code_revision": git_revision(),
+        "seconds": round(seconds, 1),
+    }
+    _write(out, results, classes)
+    from lesiongan.experiments.report import build_report
+
+    build_report(out)
+    write_status(out, DONE)
+    return results
+
+
+def aggregate_scarcity(
+    cfg: ScarcityConfig, by_fraction: dict[float, tuple[int, list[RunRecord]]], classes: list[str]
+) -> dict[str, Any]:
+    """Per fraction: summaries (the curve), the reference chosen on validation and every cell's
+    difference from it; calls Holm-corrected over every fraction's synthetic (``@gan``) cells
+    together (the oracle cells are the ceiling, not claims)."""
+    curve, per_fraction, family = [], {}, {}
+    for f, (n_train, records) in sorted(by_fraction.items()):
+        tag = f"frac-{f:g}"
+        agg = aggregate_records(cfg, records, classes, calls=False)
         for strategy, keys in agg["summary"].items():
             curve.append({"fraction": f, "n_train": n_train, "strategy": strategy, **keys})
         per_fraction[tag] = {
@@ -308,28 +340,12 @@ def finish_scarcity(
         for s, d in agg.get("paired_vs_reference", {}).items():
             if "@gan" in s:
                 family[f"{tag}/{s}"] = d
-    calls = verdict_calls(family, list(CALL_ENDPOINTS), cfg.alpha)
-    results = {
-        "experiment": "scarcity",
-        "classes": classes,
-        "dataset": {**dataset_summary(dataset, ds), "fingerprint": dataset_fingerprint(dataset)},
-        "fractions": cfg.fractions,
-        "strategies": cfg.strategies,
-        "seeds": cfg.seeds,
+    return {
         "curve": curve,
         "per_fraction": per_fraction,
-        "calls": calls,
+        "calls": verdict_calls(family, list(CALL_ENDPOINTS), cfg.alpha),
         "statistics": statistics_note(cfg, len(family)),
-        "runs": runs,
-        "code_revision": git_revision(),
-        "seconds": round(seconds, 1),
     }
-    _write(out, results, classes)
-    from lesiongan.experiments.report import build_report
-
-    build_report(out)
-    write_status(out, DONE)
-    return results
 
 
 def _write(out: Path, results: dict[str, Any], classes: list[str]) -> None:
