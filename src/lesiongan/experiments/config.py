@@ -167,6 +167,26 @@ class VariantConfig(Config):
         return self
 
 
+class FinetuneCells(Config):
+    """A few cells again with another classifier (e.g. full fine-tuning where the experiment's
+    cells use cached features): ``cells`` are run names of the experiment (``oversample``,
+    ``synthetic-balance@unselected``), each trained with ``classify`` layered over the
+    experiment's ``classify``, for ``seeds``; run names ``ft-NAME``. They are compared with
+    ``ft-`` of the reference, a family of their own."""
+
+    cells: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    classify: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("classify")
+    @classmethod
+    def _classify(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in ("strategy", "seed"):
+            if key in v:
+                raise ValueError(f"finetune.classify.{key} is set per run by the experiment")
+        return v
+
+
 class ImbalanceConfig(ExperimentBase):
     strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
     # synthetic sets compared; each strategy that uses synthetic images runs on each variant
@@ -174,9 +194,10 @@ class ImbalanceConfig(ExperimentBase):
     variants: list[VariantConfig] = Field(default_factory=list)
     cas: bool = False  # also train synthetic-only on each variant: CAS = its BA / real-only BA
     # the real-only strategy every other is compared with, besides `none`: "best" = highest mean
-    # test balanced accuracy among the real-only strategies run
+    # validation ``reference_metric`` among the real-only strategies run
     reference: str = "best"
     audit: bool = False  # realism of each variant in the `none` classifier's features
+    finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")
     @classmethod
@@ -205,6 +226,14 @@ class ImbalanceConfig(ExperimentBase):
             raise ValueError("reference must be 'best' or a real-only strategy of the experiment")
         if (self.cas or self.audit) and "none" not in self.strategies:
             raise ValueError("cas and audit need the real-only baseline 'none' in strategies")
+        if self.finetune:
+            known = set(self.strategies) | {
+                f"{s}@{v.name}" for s in self.strategies if uses_synthetic(s) for v in self.variants
+            }
+            for name in self.finetune.cells:
+                if name not in known:
+                    raise ValueError(f"finetune.cells: {name!r} is not a run of this experiment")
+            ClassifyConfig.model_validate({**self.classify, **self.finetune.classify})
         return self
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lesiongan.classify.config import ClassifyConfig
 from lesiongan.config import load_config
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset
 from lesiongan.data.synthetic import read_info
@@ -26,6 +27,7 @@ from lesiongan.experiments.config import (
     ExperimentBase,
     ImbalanceConfig,
     VariantConfig,
+    expand_strategy,
     uses_synthetic,
 )
 from lesiongan.experiments.jobs import (
@@ -123,6 +125,47 @@ def build_cells(
                     cfg.classify_config(strategy, seed),
                     synthetic,
                     generator,
+                )
+            )
+    return cells
+
+
+def finetune_cells(
+    cfg: ImbalanceConfig,
+    dataset: Path,
+    runs: Path,
+    synthetic: Path | None,
+    variant: str,
+    generator: str,
+) -> list[Cell]:
+    """The ``finetune`` cells of one synthetic set (``variant``/``generator``), or of the
+    real-only runs (``variant`` ""): run names ``ft-NAME``, the finetune classifier settings."""
+    if cfg.finetune is None:
+        return []
+    cells = []
+    for name in cfg.finetune.cells:
+        strategy, _, v = name.partition("@")
+        if v != variant:
+            continue
+        where = f"ft-{name}/{generator}" if generator else f"ft-{name}"
+        for seed in cfg.finetune.seeds:
+            clf = ClassifyConfig.model_validate(
+                {
+                    **cfg.classify,
+                    **cfg.finetune.classify,
+                    "strategy": expand_strategy(strategy),
+                    "seed": seed,
+                    "bootstrap": cfg.bootstrap,
+                }
+            )
+            cells.append(
+                Cell(
+                    f"{where}/seed-{seed}",
+                    dataset,
+                    runs / where / f"seed-{seed}",
+                    clf,
+                    synthetic if v else None,
+                    generator if v else "",
                 )
             )
     return cells
@@ -235,6 +278,12 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
             v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name, g)
             jobs += cell_jobs(v_cells, after)
             cells += v_cells
+            ft = finetune_cells(cfg, dataset, runs, syn, v.name, g)
+            jobs += cell_jobs(ft, after)
+            cells += ft
+    ft_real = finetune_cells(cfg, dataset, runs, None, "", "")
+    jobs += cell_jobs(ft_real)
+    cells += ft_real
 
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
         for _, run in gans:

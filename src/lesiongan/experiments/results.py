@@ -36,6 +36,7 @@ from lesiongan.experiments.stats import PRIMARY, hierarchical_differences, verdi
 from lesiongan.utils.outdir import write_text_atomic
 
 BASELINE = "none"
+FINETUNED = "ft-"  # run names of the finetune cells (another classifier path, own family)
 CAS_STRATEGY = "synthetic-only"
 CALL_ENDPOINTS = (*PRIMARY, "balanced_accuracy")
 
@@ -63,16 +64,18 @@ def aggregate_records(
     summary = summarize_records(records, classes)
     validation = validation_summary(records, classes)
 
-    def against(ref: str) -> dict[str, Any]:
+    def against(ref: str, finetuned: bool = False) -> dict[str, Any]:
+        """Every strategy of the same classifier path (cached cells, or ``ft-`` cells)."""
         ref_preds = {seed: p for (_, seed), p in preds[ref].items()}
         return {
             s: hierarchical_differences(ref_preds, p, classes, cfg.bootstrap, margin=cfg.margin)
             for s, p in preds.items()
-            if s != ref
+            if s != ref and s.startswith(FINETUNED) == finetuned
         }
 
     out: dict[str, Any] = {"summary": summary, "validation": validation}
     out["paired"] = against(BASELINE) if BASELINE in preds else {}
+    # only the experiment's own strategies may be the reference (not the ft- ones)
     real_only = [s for s in cfg.strategies if not uses_synthetic(s) and s in preds]
     if real_only:
         ref, how = choose_reference(cfg, validation, real_only)
@@ -82,11 +85,18 @@ def aggregate_records(
         family = {
             s: d
             for s, d in out["paired_vs_reference"].items()
-            if _adds_synthetic(s) and not s.startswith(CAS_STRATEGY)
+            if _adds_synthetic(s) and not s.startswith((CAS_STRATEGY, FINETUNED))
         }
         if calls:
             out["calls"] = verdict_calls(family, list(CALL_ENDPOINTS), cfg.alpha)
             out["statistics"] = statistics_note(cfg, len(family))
+        if FINETUNED + ref in preds:  # the fine-tuned cells: against the fine-tuned reference
+            ft = against(FINETUNED + ref, finetuned=True)
+            out["finetune"] = {
+                "reference": FINETUNED + ref,
+                "paired_vs_reference": ft,
+                "calls": verdict_calls(ft, list(CALL_ENDPOINTS), cfg.alpha),
+            }
     return out
 
 
@@ -105,7 +115,7 @@ def statistics_note(cfg: ExperimentBase, family: int) -> dict[str, Any]:
 
 
 def _adds_synthetic(strategy: str) -> bool:
-    return uses_synthetic(strategy.split("@")[0])
+    return uses_synthetic(strategy.removeprefix(FINETUNED).split("@")[0])
 
 
 def dataset_summary(path: Path, ds: PreparedDataset) -> dict[str, Any]:

@@ -56,6 +56,18 @@ def render_imbalance_calls(results: dict[str, Any]) -> str:
             ["synthetic set", f"CAS (balanced accuracy, ÷ `{ref_cas}`)", "CAS (macro AUC)"],
             cas_rows,
         )
+    ft = results.get("finetune")
+    if ft:
+        ft_ref = ft["reference"]
+        rows = [
+            [f"`{ft_ref}` (reference)", *(interval(results["summary"][ft_ref][k]) for k, _ in keys)]
+        ]
+        rows += [
+            [f"`{s}`", *(_cell(d.get(k), ft["calls"].get(s, {}).get(k)) for k, _ in keys)]
+            for s, d in ft["paired_vs_reference"].items()
+        ]
+        table += "\n\nFull fine-tuning (the `ft-` runs), against the fine-tuned reference:\n\n"
+        table += markdown(header, rows)
     return table + "\n\n" + render_imbalance_sentence(results)
 
 
