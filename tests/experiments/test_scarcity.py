@@ -85,7 +85,10 @@ def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path,
     p = results["per_fraction"]["frac-0.5"]
     assert p["reference"] == "none" and "validation macro_auc" in p["reference_chosen_by"]
     assert set(p["paired_vs_reference"]) == {"synthetic-balance@gan", "synthetic-balance@oracle"}
-    assert set(results["calls"]) == {"frac-0.5/synthetic-balance@gan", "frac-1/synthetic-balance@gan"}
+    assert set(results["calls"]) == {
+        "frac-0.5/synthetic-balance@gan",
+        "frac-1/synthetic-balance@gan",
+    }
     saved = json.loads((out / "results.json").read_text())
     assert saved["curve"] == json.loads(json.dumps(results["curve"]))
     html = (out / "report.html").read_text()

@@ -70,9 +70,12 @@ def test_variants_are_sampled_selected_compared_and_reported(
         assert len(rows) == 18 and ("select_score" in rows[0]) == bool(sel)
     clf_sel = json.loads((out / "synthetic" / "clf" / "synthetic.json").read_text())["selection"]
     assert clf_sel["classifier"] == str((out / "runs" / "oversample" / "seed-0").resolve())
-    # the verdict's comparisons: against none and against the best real-only strategy
-    ba = {s: results["summary"][s]["balanced_accuracy"]["mean"] for s in ("none", "oversample")}
-    assert results["reference"] == max(ba, key=ba.get)
+    # the verdict's comparisons: against none and against the best real-only strategy, chosen
+    # on the validation split (never on the test split)
+    val = {s: results["validation"][s]["macro_auc"] for s in ("none", "oversample")}
+    assert results["reference"] == max(val, key=val.get)
+    assert "validation macro_auc" in results["reference_chosen_by"]
+    assert set(results["calls"]) == {f"synthetic-balance@{v}" for v in ("all", "d-score", "clf")}
     assert set(results["paired_vs_reference"]) == keys - {results["reference"]}
     for v in ("all", "d-score", "clf"):
         entry = results["variants"][v]

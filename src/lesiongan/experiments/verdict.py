@@ -69,6 +69,13 @@ def render_verdict_markdown(results: dict[str, Any]) -> str:
     from lesiongan.experiments import verdict_calls
 
     if results.get("experiment") == "scarcity":
+        if "per_fraction" not in results:
+            from lesiongan.errors import LesionganError
+
+            raise LesionganError(
+                "results.json: a scarcity experiment without per_fraction (made before calls "
+                "existed); run the experiment again to aggregate it"
+            )
         return verdict_calls.render_scarcity_calls(results)
     if results.get("calls") is not None:
         return verdict_calls.render_imbalance_calls(results)
