@@ -93,7 +93,9 @@ def test_variants_are_sampled_selected_compared_and_reported(
     html = (out / "report.html").read_text()
     assert 'id="variants-table"' in html and 'data-key="variants/clf/cas/cas"' in html
     verdict = render_verdict_markdown(on_disk)
-    assert verdict.count("\n| `") == 8 + 3 and f"`{results['reference']}`" in verdict
+    # 2 real-only rows, the 3 cells that add synthetic images with their calls, 3 CAS rows
+    assert verdict.count("\n| `") == 2 + 3 + 3 and f"`{results['reference']}`" in verdict
+    assert "Holm over the 3 cells" in verdict
     header = (out / "results.csv").read_text().splitlines()[0]
     assert "diff_vs_reference" in header and "diff_t_ci_low" in header
     # a re-run reuses everything

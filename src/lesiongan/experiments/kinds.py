@@ -91,6 +91,9 @@ def run_experiment(
     k = get_kind(kind)
     out = Path(out)
     load_dataset(Path(cfg.dataset))  # a bad dataset or config fails before anything is written
+    if out.exists():  # a directory made with other settings: one line naming its keys
+        inputs = [Path(cfg.dataset), *k.inputs(cfg)]
+        open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
     k.plan(cfg, out)
     open_experiment(out, cfg, kind, force)
     return run_plan(lambda: k.plan(cfg, out), cfg.workers, stage, on_job)
