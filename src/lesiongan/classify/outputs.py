@@ -125,5 +125,5 @@ def _prediction_rows(split, source, rows, probs, classes) -> list[list[Any]]:
 def _val_metrics(y: np.ndarray, probs: np.ndarray, classes: list[str]) -> dict[str, Any]:
     """The best epoch's threshold-free validation metrics (what model selection may read)."""
     m = compute_metrics(y, probs, classes)
-    keys = ["macro_auc", "melanoma_auc", *[f"auc_{c}" for c in classes]]
+    keys = ["macro_auc", "melanoma_auc", "keratosis_auc", *[f"auc_{c}" for c in classes]]
     return {f"val_{k}": m[k] for k in keys if k in m}
