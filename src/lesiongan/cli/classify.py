@@ -137,7 +137,7 @@ def train(
         )
     if result.reused:
         out.print(f"{out_dir}: already finished with this config; nothing to do")
-    print_metrics(result.metrics, f"{cfg.strategy}, seed {cfg.seed}: test split")
+    print_metrics(result.metrics, f"{cfg.strategy}, seed {cfg.seed}, {cfg.mode}: test split")
     out.print(
         f"best epoch {result.best_epoch + 1} of {result.epochs_done} on validation; "
         f"wrote {result.run_dir}/metrics.json and predictions.csv"
