@@ -46,16 +46,23 @@ def summarize(values: list[float]) -> dict[str, float | None]:
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "n": int(x.size)}
 
 
-def run_sweep(spec_path: Path, runs: Path, with_test: bool, only: list[str] | None) -> Path:
+def run_sweep(
+    spec_path: Path,
+    runs: Path,
+    with_test: bool,
+    only: list[str] | None,
+    seeds: list[int] | None = None,
+) -> Path:
     spec = yaml.safe_load(spec_path.read_text())
     name = spec_path.stem
+    runs_name = spec.get("runs_as", name)  # share run directories with another sweep
     results_path = spec_path.with_suffix(".json")
     old = json.loads(results_path.read_text()) if results_path.is_file() else {"runs": []}
     done = {(r["setting"], r["seed"]): r for r in old["runs"]}
     rows = []
     for setting, overrides in spec["settings"].items():
         for seed in spec["seeds"]:
-            if only and setting not in only:
+            if (only and setting not in only) or (seeds and seed not in seeds):
                 if (setting, seed) in done:
                     rows.append(done[(setting, seed)])
                 continue
@@ -64,7 +71,7 @@ def run_sweep(spec_path: Path, runs: Path, with_test: bool, only: list[str] | No
             cfg = load_config(ClassifyConfig, resolve_recipe(recipe) if recipe else None, sets)
             t0 = time.perf_counter()
             res = run_classify(
-                Path(spec["dataset"]), runs / name / setting / f"s{seed}", cfg, workers=1
+                Path(spec["dataset"]), runs / runs_name / setting / f"s{seed}", cfg, workers=1
             )
             m = res.metrics or {}
             row: dict[str, Any] = {"setting": setting, "seed": seed, "path": m.get("path")}
@@ -74,11 +81,10 @@ def run_sweep(spec_path: Path, runs: Path, with_test: bool, only: list[str] | No
                 row.update({f"{k}_ci_low": m.get(f"{k}_ci_low") for k in TEST_KEYS})
                 row.update({f"{k}_ci_high": m.get(f"{k}_ci_high") for k in TEST_KEYS})
             row["best_epoch"] = m.get("best_epoch")
-            row["seconds"] = (
-                round(time.perf_counter() - t0, 1)
-                if not res.reused
-                else done.get((setting, seed), {}).get("seconds")
-            )
+            row["seconds"] = round(time.perf_counter() - t0, 1)
+            if res.reused:  # trained earlier: its epochs' time (without loading and testing)
+                history = (res.run_dir / "history.jsonl").read_text().splitlines()
+                row["seconds"] = round(sum(json.loads(h)["seconds"] for h in history), 1)
             print(json.dumps(row), flush=True)
             rows.append(row)
     keys = VAL_KEYS + (TEST_KEYS if with_test else ())
@@ -114,8 +120,9 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=Path("/work/runs/h2-sweep"))
     ap.add_argument("--test", action="store_true", help="also record test metrics (targets)")
     ap.add_argument("--only", nargs="*", help="run these settings only (keep the others)")
+    ap.add_argument("--seeds", nargs="*", type=int, help="run these seeds only (keep the others)")
     args = ap.parse_args()
-    print(run_sweep(args.spec, args.runs, args.test, args.only))
+    print(run_sweep(args.spec, args.runs, args.test, args.only, args.seeds))
 
 
 if __name__ == "__main__":
