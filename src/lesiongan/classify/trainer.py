@@ -27,7 +27,7 @@ from torch import nn
 
 from lesiongan.classify.batches import FeatureData, TrainingData
 from lesiongan.classify.config import ClassifyConfig
-from lesiongan.classify.metrics import compute_metrics
+from lesiongan.classify.metrics import compute_accuracies
 from lesiongan.classify.samplers import EpochSampler
 
 __all__ = ["ClassifierTrainer", "FeatureData", "TrainingData"]
@@ -230,7 +230,7 @@ class ClassifierTrainer:
         """Validation balanced accuracy and loss; remembers the best epoch's weights."""
         probs = self.predict(self.data.val)
         y = self.data.val_labels
-        metrics = compute_metrics(y, probs, self.data.classes)
+        metrics = compute_accuracies(y, probs, self.data.classes)
         loss = float(-np.log(np.clip(probs[np.arange(y.size), y], 1e-12, None)).mean())
         ba = metrics["balanced_accuracy"]
         key = (ba if ba is not None else -math.inf, -loss)
