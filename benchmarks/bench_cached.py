@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -72,6 +73,7 @@ def main() -> None:
         "command": f"benchmarks/bench_cached.py --dataset {args.dataset} --sizes "
         f"{' '.join(map(str, args.sizes))} --n {args.n} --threads {args.threads}",
         "threads": args.threads,
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # a shared machine
         "extraction_img_per_s": {
             f"{s}px": round(extraction_rate(s, args.n), 1) for s in args.sizes
         },

@@ -13,6 +13,7 @@ between the two (a loaded machine drifts), and the median round of each is kept.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -101,6 +102,7 @@ def main() -> None:
             "image_size": 128,
             "batch": 32,
             "threads": args.threads,
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # a shared machine
             "recipe_img_per_s": round(r, 2),
             "minimal_loop_img_per_s": round(m, 2),
             "ratio": round(r / m, 3),
