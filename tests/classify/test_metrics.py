@@ -296,3 +296,20 @@ def test_vectorized_resample_matches_expanded_data(
                 assert np.isnan(got), key
             else:
                 assert got == pytest.approx(expected), key
+
+
+def test_compute_accuracies_equal_those_of_compute_metrics() -> None:
+    from lesiongan.classify.metrics import compute_accuracies, compute_metrics
+
+    rng = np.random.default_rng(3)
+    for n in (5, 40):
+        y = rng.integers(0, 3, n)
+        probs = rng.dirichlet(np.ones(3), n)
+        full = compute_metrics(y, probs, ["a", "b", "c"])
+        fast = compute_accuracies(y, probs, ["a", "b", "c"])
+        assert fast == {k: full[k] for k in ("balanced_accuracy", "accuracy")}
+    y = np.array([0, 0, 1])  # class c absent: its sensitivity is undefined, as before
+    probs = np.eye(3)[[0, 1, 1]]
+    assert compute_accuracies(y, probs, ["a", "b", "c"]) == {
+        k: compute_metrics(y, probs, ["a", "b", "c"])[k] for k in ("balanced_accuracy", "accuracy")
+    }

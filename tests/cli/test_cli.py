@@ -96,3 +96,16 @@ def test_strategy_help_names_every_strategy() -> None:
 
     for name in STRATEGIES:
         assert name in STRATEGY_HELP, name
+
+
+def test_classify_help_teaches_the_pretrained_paths(cli, tiny_dataset: Path, tmp_path) -> None:
+    code, out, _ = cli("classify", "train", "--help")
+    assert code == 0
+    for word in ("--mode", "cached", "efficientnet_lite0", "--pretrained", "wheel"):
+        assert word in out, word
+    code, _, err = cli(
+        "classify", "train", tiny_dataset, "--out", tmp_path / "r", "--mode", "cached",
+        "--model", "efficientnet_lite0",
+    )  # fmt: skip
+    assert code == 1 and "set pretrained imagenet" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "r").exists()

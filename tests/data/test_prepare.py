@@ -129,6 +129,29 @@ def test_official_split_keeps_source_splits_and_poster_uses_training_only(tmp_pa
     assert info["source_splits"] == ["train"]
 
 
+def test_official_split_can_test_on_the_validation_images(tmp_path: Path) -> None:
+    """ISIC 2017 without its test images: train on every training image, test on val."""
+    src = tmp_path / "src"
+    make_isic2017(src, {"melanoma": 5, "seborrheic_keratosis": 5, "nevus": 10}, "Training", start=0)
+    make_isic2017(
+        src, {"melanoma": 2, "seborrheic_keratosis": 2, "nevus": 2}, "Validation", start=100
+    )
+    cfg = PrepareConfig(size=16, split="official", test_split="val")
+    run_prepare(src, tmp_path / "off", cfg, workers=1)
+    info = json.loads((tmp_path / "off" / "dataset.json").read_text())
+    assert {s: sum(c.values()) for s, c in info["counts"].items()} == {"train": 20, "test": 6}
+    for bad, message in (
+        (PrepareConfig(size=16, split="official", test_split="nope"), "it has: val"),
+        (PrepareConfig(size=16, test_split="val"), "applies to --split official only"),
+    ):
+        with pytest.raises(DataError, match=message):
+            run_prepare(src, tmp_path / "bad", bad, workers=1)
+        assert not (tmp_path / "bad").exists()
+    make_isic2017(src, {"melanoma": 2, "seborrheic_keratosis": 2, "nevus": 3}, "Test_v2", start=200)
+    with pytest.raises(DataError, match="has a test split already"):
+        run_prepare(src, tmp_path / "bad", cfg, workers=1)
+
+
 def test_official_split_needs_several_splits(isic2017_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="--split official needs"):
         run_prepare(

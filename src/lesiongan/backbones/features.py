@@ -124,9 +124,11 @@ def file_features(
     when there, else computed with the backbone's ImageNet weights and cached."""
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    key = hashlib.sha256(f"{files_fingerprint(paths)}:{spec.id}".encode()).hexdigest()[:40]
+    fingerprint = files_fingerprint(paths)
+    key = hashlib.sha256(f"{fingerprint}:{spec.id}".encode()).hexdigest()[:40]
     path = cache / f"{key}.npy"
     if path.is_file():
+        _check_entry(path, fingerprint, spec)
         try:
             feats = np.load(path)
         except (OSError, ValueError):
@@ -141,8 +143,26 @@ def file_features(
     if net is None:
         net = build_backbone(spec.backbone, "imagenet").to(device or torch.device("cpu"))
     feats = extract(net, images, spec, progress=progress)
-    _save(path, feats, {"spec": spec.id, "n": len(paths), "first": str(paths[0])})
+    meta = {"spec": spec.id, "n": len(paths), "files": fingerprint, "first": str(paths[0])}
+    _save(path, feats, meta)
     return feats
+
+
+def _check_entry(path: Path, fingerprint: str, spec: FeatureSpec) -> None:
+    """A cache entry whose record names other image files or another spec is refused: it was
+    built from another dataset (or copied in by hand), and its features would be silently
+    wrong."""
+    try:
+        meta = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return  # no record (an entry from before records were kept, or a partial write)
+    files, made = meta.get("files"), meta.get("spec")
+    if (files is not None and files != fingerprint) or (made is not None and made != spec.id):
+        raise LesionganError(
+            f"{path}: cached features of other images or another network (files "
+            f"{str(files)[:12]}..., spec {made}; expected {fingerprint[:12]}..., {spec.id}); "
+            "delete the entry"
+        )
 
 
 def _save(path: Path, feats: np.ndarray, meta: dict) -> None:

