@@ -207,10 +207,12 @@ def keys(audit: str, aux: bool = False) -> tuple[str, ...]:
     )
 
 
-def keys_in(view: str) -> tuple[str, ...]:
-    """The keys a table shows, in registry order: ``table``, ``per_class``, ``verdict``,
-    ``curve``."""
-    return tuple(k.name for m in METRICS.values() for k in m.keys if view in k.views)
+def keys_in(view: str, audit: str = "realism") -> tuple[str, ...]:
+    """The keys of an audit a table shows, in registry order; views: ``table``, ``per_class``,
+    ``verdict``, ``curve``."""
+    return tuple(
+        k.name for m in METRICS.values() if m.audit == audit for k in m.keys if view in k.views
+    )
 
 
 def key(name: str) -> Key:

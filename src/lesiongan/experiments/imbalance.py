@@ -24,6 +24,7 @@ from lesiongan.config import load_config
 from lesiongan.data.manifest import PreparedDataset, load_dataset
 from lesiongan.data.synthetic import read_info
 from lesiongan.errors import ConfigError, LesionganError
+from lesiongan.evaluate.metrics import keys_in, with_floor_and_classes
 from lesiongan.experiments.aggregate import (
     classification_accuracy_score,
     compare_strategies,
@@ -139,10 +140,11 @@ def variant_sample(
 
 
 def audit_config(baseline: Path) -> Any:
-    """A variant's realism audit: in the features of the real-only baseline (first seed)."""
+    """A variant's realism audit: in the frozen ImageNet features (the default extractor; the
+    baseline run is kept as an argument for the plan's ordering)."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig(features="domain", classifier=str(baseline))
+    return RealismConfig()
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -334,20 +336,12 @@ def finish_imbalance(
     return results
 
 
+# what the results keep of a variant's realism audit (the registry's table keys, each with its
+# real-vs-real floor; audits at equal n also FID's interval and n)
 REALISM_KEYS = (
-    "fid",
-    "fid_floor",
-    "kid_mean",
-    "kid_mean_floor",
-    "precision",
-    "precision_floor",
-    "recall",
-    "recall_floor",
-    "density",
-    "coverage",
-    "coverage_floor",
-    "ms_ssim",
-    "ms_ssim_floor",
+    "features_id",
+    "n",
+    *with_floor_and_classes((*keys_in("table"), "fid_ci_low", "fid_ci_high"), ()),
 )
 
 
@@ -369,7 +363,7 @@ def _variant_results(cfg: ImbalanceConfig, out: Path, results: dict[str, Any]) -
         metrics_path = out / "audit" / v.name / "realism" / "metrics.json"
         if metrics_path.is_file():
             m = json.loads(metrics_path.read_text())
-            entry["realism"] = {k: m.get(k) for k in ("features", *REALISM_KEYS)}
+            entry["realism"] = {k: m.get(k) for k in ("features", *REALISM_KEYS) if k in m}
         key = f"synthetic-only@{v.name}"
         if cfg.cas and key in summary and BASELINE in summary:
             entry["cas"] = classification_accuracy_score(
