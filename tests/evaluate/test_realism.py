@@ -17,7 +17,13 @@ import itertools
 from eval_helpers import clean_synthetic, dataset_images, write_synthetic
 
 from lesiongan.evaluate.diversity import compute_class_ms_ssim, ms_ssim_scales
-from lesiongan.evaluate.realism import compute_fid, compute_kid, compute_prdc
+from lesiongan.evaluate.realism import (
+    bootstrap_fid,
+    compute_fid,
+    compute_kid,
+    compute_prdc,
+    fid_infinity,
+)
 from lesiongan.evaluate.run_realism import RealismConfig, run_realism
 from lesiongan.evaluate.swd import compute_swd, pyramid_levels
 
@@ -154,3 +160,22 @@ def test_run_realism_writes_every_key_and_the_features(audit_data, tmp_path: Pat
     # deterministic: same command and seed, same numbers
     run_realism(ds, syn, tmp_path / "out3", RealismConfig(**FAST))
     assert (tmp_path / "out3" / "metrics.json").read_text() == json.dumps(saved, indent=2) + "\n"
+
+
+def test_fid_interval_narrows_with_n_and_fid_infinity_removes_the_bias() -> None:
+    """Two Gaussians a known distance apart (equal covariances: FID = |delta|^2 = 0.5). At 400
+    images in 32 dimensions FID overshoots by more than twice that; FID-infinity lands near it."""
+    rng = np.random.default_rng(0)
+    d = 32
+    real = rng.normal(size=(5000, d))
+    delta = np.full(d, 0.125)
+    fake = rng.normal(size=(400, d)) + delta
+    true = float(delta @ delta)
+    at_n = compute_fid(real, fake)
+    assert at_n > 2 * true
+    assert abs(fid_infinity(real, fake) - true) < 0.5 * (at_n - true)
+    low, high = bootstrap_fid(real, fake, 100)
+    low_small, high_small = bootstrap_fid(real, fake[:100], 100)
+    assert low < at_n < high and low_small < compute_fid(real, fake[:100]) < high_small
+    assert high - low < 0.5 * (high_small - low_small)
+    assert np.isnan(bootstrap_fid(real, fake, 0)[0])

@@ -147,7 +147,7 @@ def labelled_features(
     """(image ids, ImageNet features) of every labelled image read at ``size_px``."""
     import torch
 
-    from lesiongan.evaluate.feature_cache import cached_features
+    from lesiongan.evaluate.feature_cache import cached_features, resolve_cache_dir
     from lesiongan.evaluate.features import build_imagenet
     from lesiongan.evaluate.images import ImageSet
 
@@ -158,7 +158,7 @@ def labelled_features(
         raise DataError(f"{missing[0]}: labelled image not found ({len(missing)} missing)")
     images = ImageSet("structure-labels", ids, ["?"] * len(ids), paths)
     extractor = build_imagenet(torch.device("cpu"))
-    return ids, cached_features(extractor, images, size_px, cache)
+    return ids, cached_features(extractor, images, size_px, resolve_cache_dir(cache))
 
 
 def _rows(labels: list[Label], ids: list[str], structure: str) -> tuple[np.ndarray, np.ndarray]:
