@@ -2,17 +2,18 @@
 marks appear in the real training images, and in the synthetic ones?
 
 Every image (real train split and synthetic, read at the synthetic images' resolution, as every
-audit reads them) gets a probability per structure from the validated detectors of
-:mod:`lesiongan.evaluate.structures`; an image with a probability of at least 0.5 counts as
+audit reads them) gets a score per structure from the validated detectors of
+:mod:`lesiongan.evaluate.structures` (a probe's probability; for ink, the share of violet
+pixels); an image whose score reaches the detector's threshold (``threshold_<s>``) counts as
 showing the structure. Per structure, overall and per class: the prevalence among the real and
 the synthetic images with a 95 % Wilson interval (``prevalence_<s>_<real|synthetic>``, ``_ci_low``
 / ``_ci_high``, ``_<class>``). The detectors' cross-validated precision and recall on hand-labelled
 real images at that resolution are copied next to them (``detector_<s>_precision|recall``): at
 64 px thin hairs are below the pixel size and no detector sees them.
 
-Outputs: ``metrics.json``, ``structure_scores.csv`` (every image's probabilities) and
+Outputs: ``metrics.json``, ``structure_scores.csv`` (every image's scores) and
 ``examples.png``: per structure, the real images and the synthetic images the detector finds it
-in most surely, each with its probability.
+in most surely, each with its score.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from lesiongan.evaluate.images import ImageSet, check_classes, read_images
 from lesiongan.evaluate.plots import save_rows
 from lesiongan.evaluate.structures import (
     STRUCTURES,
-    THRESHOLD,
     load_probes,
     load_validation,
 )
@@ -100,20 +100,20 @@ def run_structures(
             feats = cached_features(
                 extractor, images, size, cache, cfg.batch_size, pixels[side], progress
             )
-            scores[side] = {s: probes[s].predict(feats) for s in STRUCTURES}
+            scores[side] = {s: probes[s].score(feats, pixels[side]) for s in STRUCTURES}
         m: dict[str, Any] = {
             "features_id": extractor.id,
             "image_size_px": size,
             "probe_size_px": probe_px,
-            "threshold": THRESHOLD,
             "real_split": cfg.real_split,
             "classes": classes,
             "n_real": len(real),
             "n_synthetic": len(syn),
         }
         for s in STRUCTURES:
+            m[f"threshold_{s}"] = probes[s].threshold
             for side, images in sides.items():
-                flags = scores[side][s] >= THRESHOLD
+                flags = scores[side][s] >= probes[s].threshold
                 m.update(prevalence(flags, f"prevalence_{s}_{side}"))
                 for c in classes:
                     m[f"prevalence_{s}_{side}_{c}"] = float(flags[images.indices_of(c)].mean())
@@ -131,7 +131,7 @@ def run_structures(
 def _write_scores(path: Path, sides: dict[str, ImageSet], scores) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
-        w.writerow(["set", "image_id", "label", *(f"p_{s}" for s in STRUCTURES)])
+        w.writerow(["set", "image_id", "label", *(f"score_{s}" for s in STRUCTURES)])
         for side, images in sides.items():
             for i in range(len(images)):
                 probs = (f"{scores[side][s][i]:.4f}" for s in STRUCTURES)
@@ -147,6 +147,6 @@ def _examples(path: Path, sides: dict[str, ImageSet], pixels, scores, n: int) ->
             p = scores[side][s]
             top = np.argsort(-p, kind="stable")[:n]
             rows.append([pixels[side][i] for i in top])
-            captions.append([f"p={p[i]:.2f}" for i in top])
+            captions.append([f"{p[i]:.3f}" for i in top])
             labels.append(f"{s}: {side}")
     save_rows(rows, path, labels, captions)
