@@ -109,8 +109,9 @@ def test_painted_structures_are_found() -> None:
                 for _ in range(8):
                     x0, y0, a = *rng.uniform(0, 256, 2), rng.uniform(0, np.pi)
                     t = np.linspace(0, 1, 20)
-                    pts = list(zip(x0 + 180 * t * np.cos(a + 0.8 * t) - 90 * np.cos(a),
-                                   y0 + 180 * t * np.sin(a + 0.8 * t) - 90 * np.sin(a)))  # fmt: skip
+                    xs = x0 + 180 * t * np.cos(a + 0.8 * t) - 90 * np.cos(a)
+                    ys = y0 + 180 * t * np.sin(a + 0.8 * t) - 90 * np.sin(a)
+                    pts = list(zip(xs, ys))
                     d.line(pts, fill=(50, 35, 25), width=2)
             elif s == "vignette":
                 yy, xx = np.mgrid[0:256, 0:256]
