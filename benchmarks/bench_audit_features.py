@@ -43,7 +43,9 @@ def _read(ids: list[str], size: int) -> np.ndarray:
     out = np.empty((len(ids), size, size, 3), np.uint8)
     for i, k in enumerate(ids):
         im = Image.open(root / f"{k}.jpg").convert("RGB")
-        out[i] = np.asarray(im if im.size == (size, size) else im.resize((size, size), Image.LANCZOS))
+        out[i] = np.asarray(
+            im if im.size == (size, size) else im.resize((size, size), Image.LANCZOS)
+        )
     return out
 
 

@@ -103,7 +103,7 @@ def test_structures_and_compare(cli, audit_data, syn: Path, tmp_path: Path) -> N
     code, out, err = cli("eval", "structures", ds, syn, "--out", tmp_path / "s",
                          "--max-images", 30)  # fmt: skip
     assert code == 0, err
-    assert "vignette" in out and "detector prec./recall" in out
+    assert "vignette" in out and "detector P/R" in out
     assert (tmp_path / "s" / "examples.png").is_file()
     # two realism audits at equal n compare; one at another n is refused in one line
     fast = [*RANDOM, "--kid-subsets", 5, "--ms-ssim-pairs", 10, "--fid-bootstrap", 5]

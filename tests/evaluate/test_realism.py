@@ -179,3 +179,26 @@ def test_fid_interval_narrows_with_n_and_fid_infinity_removes_the_bias() -> None
     assert low < at_n < high and low_small < compute_fid(real, fake[:100]) < high_small
     assert high - low < 0.5 * (high_small - low_small)
     assert np.isnan(bootstrap_fid(real, fake, 0)[0])
+
+
+def test_real_features_are_computed_once_for_every_audit(
+    audit_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the points of a training curve: two audits of the same dataset embed its real
+    images once; the second computes the features of its own synthetic images only."""
+    from lesiongan.evaluate import feature_cache
+
+    ds, other = audit_data
+    cfg = RealismConfig(**FAST, cache=str(tmp_path / "cache"), fid_bootstrap=0)
+    run_realism(ds, clean_synthetic(tmp_path / "a", other), tmp_path / "ra", cfg)
+    computed: list[int] = []
+    real_compute = feature_cache.compute_features
+
+    def counting(extractor, pixels, *a, **k):
+        computed.append(len(pixels))
+        return real_compute(extractor, pixels, *a, **k)
+
+    monkeypatch.setattr(feature_cache, "compute_features", counting)
+    _, labels, px = dataset_images(other, "test")
+    m = run_realism(ds, write_synthetic(tmp_path / "b", labels, px), tmp_path / "rb", cfg)
+    assert computed == [m["n_synthetic"]]

@@ -67,6 +67,7 @@ def test_generators_head_to_head_through_the_cli(cli, tiny_dataset: Path, tmp_pa
         assert {"hair", "vignette", "ruler", "ink"} <= set(g["structures"])
         assert g["structures"]["n"] == 6 * len(r["classes"])
         assert (out / "figures" / f"nn-{name}-closest.png").stat().st_size > 0
+        assert (out / "figures" / f"structures-{name}.png").stat().st_size > 0
         assert g["sample"]["counts"] == {c: 6 for c in r["classes"]}
         assert g["cas"]["cas"] >= 0 and g["cas"]["n_pairs"] == 2
         assert (out / "runs" / f"synthetic-only@{name}" / "seed-1" / "metrics.json").is_file()

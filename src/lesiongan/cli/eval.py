@@ -272,7 +272,7 @@ def structures(
             *(_fmt(m[f"prevalence_{s}_{side}"]) for s in STRUCTURES),
         )
     table.add_row(
-        "detector prec./recall",
+        "detector P/R",
         *(
             f"{_fmt(m[f'detector_{s}_precision'])}/{_fmt(m[f'detector_{s}_recall'])}"
             for s in STRUCTURES

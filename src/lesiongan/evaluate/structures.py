@@ -296,8 +296,19 @@ def validate_probes(
                 "all": _scores(y, p, flags),
                 "random_sample": _scores(y[random], p[random], flags[random]),
             }
+            if s == "hair":  # the hair audit's DullRazor detector, for comparison
+                per[s]["dullrazor_eval_hair"] = _dullrazor(px, y)
         out[str(size)] = per
     return out
+
+
+def _dullrazor(pixels: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """``eval hair``'s detector as a presence test: at least one hair component."""
+    from lesiongan.evaluate.hair import compute_hair_stats
+
+    _, stats = compute_hair_stats(pixels)
+    length = np.array([h.hair_length for h in stats])
+    return _scores(y, length, np.array([h.hair_components > 0 for h in stats]))
 
 
 def load_validation() -> dict[str, Any]:

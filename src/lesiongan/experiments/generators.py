@@ -344,7 +344,7 @@ def _finite(x: Any) -> Any:
 
 def write_generator_results(out: Path, results: dict[str, Any]) -> None:
     """results.json, results.md and figures/ (``lesiongan report DIR`` redoes the last two)."""
-    from lesiongan.experiments.generators_audit import copy_nn_grids
+    from lesiongan.experiments.generators_audit import copy_audit_figures
     from lesiongan.experiments.generators_report import (
         curve_plot,
         render_generators_markdown,
@@ -356,7 +356,7 @@ def write_generator_results(out: Path, results: dict[str, Any]) -> None:
     (figures / "curve.png").write_bytes(curve_plot(results))
     for cls, png in side_by_side_grids(out, results).items():
         (figures / f"grid-{cls}.png").write_bytes(png)
-    copy_nn_grids(out, results)
+    copy_audit_figures(out, results)
     write_text_atomic(
         out / "results.json", json.dumps(_finite(results), indent=2, allow_nan=False) + "\n"
     )

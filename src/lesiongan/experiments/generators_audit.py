@@ -104,14 +104,20 @@ def best_by_measure(per_gen: dict[str, dict[str, Any]]) -> dict[str, str | None]
     return best
 
 
-def copy_nn_grids(out: Path, results: dict[str, Any]) -> list[str]:
-    """Each generator's nearest-neighbour grids (each synthetic image beside its closest
-    training images) into ``figures/nn-NAME-closest|random.png``; the names written."""
+def copy_audit_figures(out: Path, results: dict[str, Any]) -> list[str]:
+    """Into ``figures/``, per generator: its nearest-neighbour grids (each synthetic image beside
+    its closest training images), ``nn-NAME-closest|random.png``, and its fine-structure
+    examples (the real and synthetic images each detector is surest of),
+    ``structures-NAME.png``. Returns the names written."""
     written = []
     for name in results["generators"]:
-        for which, png in NN_GRIDS.items():
-            src = out / "audit" / name / "memorization" / png
+        sources = {
+            f"nn-{name}-{which}.png": out / "audit" / name / "memorization" / png
+            for which, png in NN_GRIDS.items()
+        }
+        sources[f"structures-{name}.png"] = out / "audit" / name / "structures" / "examples.png"
+        for target, src in sources.items():
             if src.is_file():
-                shutil.copyfile(src, out / "figures" / f"nn-{name}-{which}.png")
-                written.append(f"nn-{name}-{which}.png")
+                shutil.copyfile(src, out / "figures" / target)
+                written.append(target)
     return written
