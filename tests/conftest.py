@@ -16,6 +16,18 @@ SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "isic2017-sam
 ISIC_SAMPLE = Path(os.environ.get("LESIONGAN_ISIC_SAMPLE", SAMPLE))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _feature_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Audits cache feature matrices in the user's cache by default: tests use their own."""
+    saved = os.environ.get("LESIONGAN_CACHE")
+    os.environ["LESIONGAN_CACHE"] = str(tmp_path_factory.mktemp("lesiongan-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("LESIONGAN_CACHE", None)
+    else:
+        os.environ["LESIONGAN_CACHE"] = saved
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # torch with 2 threads per xdist worker thrashes a 2-core machine.
     if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -36,15 +36,17 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     assert results["reference"] in ("none", "oversample", "class-weight")
     for v in variants:
         assert results["variants"][v]["cas"]["cas"] >= 0
-        assert results["variants"][v]["realism"]["features"] == "domain"
+        assert results["variants"][v]["realism"]["features"] == "imagenet"
     info_d = json.loads((exp / "synthetic" / "d-score" / "synthetic.json").read_text())
     assert info_d["selection"]["method"] == "d-score"
     assert (exp / "report.html").stat().st_size > 50_000
     assert "report:" in stdout and "balanced accuracy" in stdout
     metrics = json.loads((exp / "audit" / "memorization" / "metrics.json").read_text())
-    assert metrics["features"] == "domain"
+    assert metrics["features"] == "imagenet"
+    assert (exp / "audit" / "structures" / "examples.png").is_file()
     html = (exp / "report.html").read_text()
     assert "Audit of the synthetic images" in html and "ct_statistic" in html
+    assert "detector precision / recall" in html  # the fine-structure table
 
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0

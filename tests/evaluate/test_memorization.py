@@ -13,7 +13,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from eval_helpers import dataset_images, plant_copies, write_synthetic
 
-from lesiongan.evaluate.memorization import compute_authenticity, compute_ct
+from lesiongan.evaluate.memorization import (
+    CT_CELLS,
+    CT_MIN_GENERATED,
+    CT_PCA_DIMS,
+    compute_authenticity,
+    compute_ct,
+    compute_ct_by_class,
+)
 from lesiongan.evaluate.neighbors import nearest_neighbors
 from lesiongan.evaluate.run_memorization import MemorizationConfig, run_memorization
 
@@ -41,6 +48,28 @@ def test_ct_sign_reads_copying_and_underfitting() -> None:
     assert wide.statistic > 3
 
 
+def test_ct_is_computed_per_class_with_the_papers_cells() -> None:
+    """Meehan et al.'s ImageNet-class setting: 64 principal components, 3 k-means cells per
+    class, a cell counted with more than 20 generated samples; copies in one class show there."""
+    assert (CT_CELLS, CT_MIN_GENERATED, CT_PCA_DIMS) == (3, 20, 64)
+    rng = np.random.default_rng(3)
+    classes = ["a", "b"]
+    train = rng.normal(size=(400, 80))
+    t_lab = np.repeat(classes, 200)
+    test, p_lab = rng.normal(size=(200, 80)), np.repeat(classes, 100)
+    gen = np.concatenate(
+        [rng.normal(size=(150, 80)), train[200:350] + rng.normal(0, 0.01, (150, 80))]
+    )
+    q_lab = np.repeat(classes, 150)
+    pooled, per = compute_ct_by_class((train, t_lab), (test, p_lab), (gen, q_lab), classes)
+    assert abs(per["a"].statistic) < 2.5 and per["b"].statistic < -5
+    assert per["a"].n_cells == per["b"].n_cells == 3 and pooled.n_cells_used == 6
+    assert per["b"].statistic < pooled.statistic < per["a"].statistic
+    # a cell with too few generated samples does not count (tau = 20 / m)
+    few = compute_ct(train[:200], test[:100], gen[:50])
+    assert few.n_cells_used < 3
+
+
 def test_authenticity_ignores_an_images_own_flips() -> None:
     rng = np.random.default_rng(1)
     train = rng.normal(size=(100, 5))
@@ -58,7 +87,8 @@ def runs(audit_data, tmp_path_factory: pytest.TempPathFactory):
     _, clean_labels, clean_px = dataset_images(other, "train")
     train_ids, train_labels, train_px = dataset_images(ds, "train")
     labels, px, sources = plant_copies(clean_labels, clean_px, train_labels, train_px, 36)
-    cfg = MemorizationConfig(features="random")
+    # a few dozen images per class: one C_T cell per class, counted from 5 generated samples
+    cfg = MemorizationConfig(features="random", ct_cells=1, ct_min_generated=5)
     out = {}
     for name, (lab, images) in {"clean": (clean_labels, clean_px), "planted": (labels, px)}.items():
         syn = write_synthetic(root / f"syn-{name}", lab, images)
@@ -68,7 +98,8 @@ def runs(audit_data, tmp_path_factory: pytest.TempPathFactory):
 
 def test_every_test_flags_planted_copies(runs) -> None:
     (m, out), source_ids = runs[0]["planted"], runs[1]
-    assert m["ct_statistic"] < -3 and m["ct_p_value"] < 0.01
+    # a third of the copies are flipped, which C_T does not undo (no flips on its training side)
+    assert m["ct_statistic"] < -2 and m["ct_p_value"] < 0.01
     assert m["authenticity"] < m["authenticity_floor"] - 0.2
     assert m["nn_distance_ratio"] < 0.7 and m["nn_distance_ratio_pixel"] < 0.7
     assert m["n_near_duplicates"] == len(source_ids) == 36
@@ -98,6 +129,24 @@ def test_outputs_and_keys(runs) -> None:
     for key in ("ct_statistic", "authenticity", "n_near_duplicates", "nn_distance_ratio"):
         assert isinstance(saved[key], int | float)
     assert saved["features"] == "random" and saved["flips"] is True
+    assert saved["ct_train_flips"] is False
+    for c in saved["classes"]:
+        assert f"ct_statistic_{c}" in saved
+    # C_T reads the training images alone, not their flipped copies
+    f = {k: np.load(out / v) for k, v in saved["feature_files"].items()}
+    labels = {}
+    for name, csv_name in (
+        ("real", "real"),
+        ("reference", "reference"),
+        ("synthetic", "synthetic"),
+    ):
+        rows = (out / saved["feature_files"][name]).with_suffix(".csv").read_text().splitlines()
+        labels[name] = [r.split(",")[2] for r in rows[1:]]
+        del csv_name
+    pooled, _ = compute_ct_by_class(
+        (f["real"], labels["real"]), (f["reference"], labels["reference"]),
+        (f["synthetic"], labels["synthetic"]), saved["classes"], 1, 5, 0)  # fmt: skip
+    assert pooled.statistic == pytest.approx(saved["ct_statistic"], rel=1e-9)
     assert set(saved["feature_files"]) == {
         "real", "real_hflip", "real_vflip", "real_rot180", "reference", "synthetic"}  # fmt: skip
     assert np.load(out / saved["feature_files"]["synthetic"]).shape[0] == saved["n_synthetic"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,13 @@ import itertools
 from eval_helpers import clean_synthetic, dataset_images, write_synthetic
 
 from lesiongan.evaluate.diversity import compute_class_ms_ssim, ms_ssim_scales
-from lesiongan.evaluate.realism import compute_fid, compute_kid, compute_prdc
+from lesiongan.evaluate.realism import (
+    bootstrap_fid,
+    compute_fid,
+    compute_kid,
+    compute_prdc,
+    fid_infinity,
+)
 from lesiongan.evaluate.run_realism import RealismConfig, run_realism
 from lesiongan.evaluate.swd import compute_swd, pyramid_levels
 
@@ -115,27 +122,83 @@ def test_run_realism_writes_every_key_and_the_features(audit_data, tmp_path: Pat
     m = run_realism(ds, syn, tmp_path / "out", RealismConfig(**FAST))
     saved = json.loads((tmp_path / "out" / "metrics.json").read_text())
     classes = ["melanoma", "seborrheic_keratosis", "nevus"]
-    for key in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage",
-                "swd", "ms_ssim"):  # fmt: skip
+    for key in ("fid", "fid_ci_low", "fid_ci_high", "kid_mean", "kid_std", "precision", "recall",
+                "density", "coverage", "swd", "ms_ssim"):  # fmt: skip
         assert isinstance(saved[key], float) and isinstance(saved[f"{key}_floor"], float)
         for c in classes:
             assert f"{key}_{c}" in saved and f"{key}_{c}_floor" in saved
     assert saved["features"] == "random" and saved["floor_method"] == "test-vs-train"
+    assert saved["fid_ci_low"] <= saved["fid"] <= saved["fid_ci_high"]
+    assert np.isfinite(saved["fid_inf"]) and np.isfinite(saved["fid_inf_floor"])
+    # equal n: per class the smaller of the synthetic and the floor's real images
+    test_labels = dataset_images(ds, "test")[1]
+    for c in classes:
+        assert saved[f"n_{c}"] == min(saved[f"n_synthetic_{c}"], saved[f"n_floor_pool_{c}"])
+        assert 2 <= saved[f"n_floor_pool_{c}"] <= test_labels.count(c)
+    assert saved["n"] == sum(saved[f"n_{c}"] for c in classes)
     files = saved["feature_files"]
     real = np.load(tmp_path / "out" / files["real"])
     fake = np.load(tmp_path / "out" / files["synthetic"])
+    with open(tmp_path / "out" / saved["compared_images"]) as f:
+        compared = list(csv.DictReader(f))
+    rows = sorted(int(r["row"]) for r in compared if r["side"] == "synthetic")
+    assert len(rows) == saved["n"] == sum(r["side"] == "floor" for r in compared)
     assert real.shape == (saved["n_real"], 387) and fake.shape[0] == saved["n_synthetic"]
-    assert compute_fid(real, fake) == pytest.approx(saved["fid"], rel=1e-9)
+    assert compute_fid(real, fake[rows]) == pytest.approx(saved["fid"], rel=1e-9)
     for png in ("metrics_vs_floor.png", "feature_pca.png", "real_vs_synthetic.png"):
         assert (tmp_path / "out" / png).stat().st_size > 1000
     assert (tmp_path / "out" / "config.yaml").is_file()
     assert (tmp_path / "out" / "provenance.json").is_file()
-    # same images as the real train split: FID 0, and better than the real-vs-real floor
+    # copies of the reference images: every one inside the real manifold, FID below the floor
     _, labels, px = dataset_images(ds, "train")
     same = write_synthetic(tmp_path / "same", labels, px)
-    m2 = run_realism(ds, same, tmp_path / "out2", RealismConfig(**FAST, floor="halves"))
-    assert m2["fid"] < 1e-6 and m2["precision"] == 1.0 and m2["floor_method"] == "train-halves"
-    assert m2["swd"] < 0.5 * m["swd"] and m2["fid_floor"] > 0
+    m2 = run_realism(ds, same, tmp_path / "out2", RealismConfig(**FAST))
+    assert m2["precision"] == 1.0 and m2["fid"] < 0.5 * m2["fid_floor"]
+    assert m2["swd"] < m2["swd_floor"] and m2["swd"] < m["swd"]
+    m3 = run_realism(ds, syn, tmp_path / "out4", RealismConfig(**FAST, floor="halves"))
+    assert m3["floor_method"] == "train-halves" and m3["n_real"] < m["n_real"]
     # deterministic: same command and seed, same numbers
     run_realism(ds, syn, tmp_path / "out3", RealismConfig(**FAST))
     assert (tmp_path / "out3" / "metrics.json").read_text() == json.dumps(saved, indent=2) + "\n"
+
+
+def test_fid_interval_narrows_with_n_and_fid_infinity_removes_the_bias() -> None:
+    """Two Gaussians a known distance apart (equal covariances: FID = |delta|^2 = 0.5). At 400
+    images in 32 dimensions FID overshoots by more than twice that; FID-infinity lands near it."""
+    rng = np.random.default_rng(0)
+    d = 32
+    real = rng.normal(size=(5000, d))
+    delta = np.full(d, 0.125)
+    fake = rng.normal(size=(400, d)) + delta
+    true = float(delta @ delta)
+    at_n = compute_fid(real, fake)
+    assert at_n > 2 * true
+    assert abs(fid_infinity(real, fake) - true) < 0.5 * (at_n - true)
+    low, high = bootstrap_fid(real, fake, 100)
+    low_small, high_small = bootstrap_fid(real, fake[:100], 100)
+    assert low < at_n < high and low_small < compute_fid(real, fake[:100]) < high_small
+    assert high - low < 0.5 * (high_small - low_small)
+    assert np.isnan(bootstrap_fid(real, fake, 0)[0])
+
+
+def test_real_features_are_computed_once_for_every_audit(
+    audit_data, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like the points of a training curve: two audits of the same dataset embed its real
+    images once; the second computes the features of its own synthetic images only."""
+    from lesiongan.evaluate import feature_cache
+
+    ds, other = audit_data
+    cfg = RealismConfig(**FAST, cache=str(tmp_path / "cache"), fid_bootstrap=0)
+    run_realism(ds, clean_synthetic(tmp_path / "a", other), tmp_path / "ra", cfg)
+    computed: list[int] = []
+    real_compute = feature_cache.compute_features
+
+    def counting(extractor, pixels, *a, **k):
+        computed.append(len(pixels))
+        return real_compute(extractor, pixels, *a, **k)
+
+    monkeypatch.setattr(feature_cache, "compute_features", counting)
+    _, labels, px = dataset_images(other, "test")
+    m = run_realism(ds, write_synthetic(tmp_path / "b", labels, px), tmp_path / "rb", cfg)
+    assert computed == [m["n_synthetic"]]

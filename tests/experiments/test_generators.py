@@ -70,6 +70,13 @@ def test_generators_head_to_head_through_the_cli(cli, tiny_dataset: Path, tmp_pa
         for c in r["classes"]:  # (tiny sets: k-NN measures may be undefined, FID is not)
             assert g["realism"][f"fid_{c}"] is not None and f"recall_{c}" in g["realism"]
         assert "ct_statistic" in g["memorization"]
+        # in ImageNet features, at equal n, with the fine structures and the NN grids
+        assert g["realism"]["features"] == "imagenet"
+        assert g["realism"]["n"] == sum(g["realism"][f"n_{c}"] for c in r["classes"])
+        assert {"hair", "vignette", "ruler", "ink"} <= set(g["structures"])
+        assert g["structures"]["n"] == 6 * len(r["classes"])
+        assert (out / "figures" / f"nn-{name}-closest.png").stat().st_size > 0
+        assert (out / "figures" / f"structures-{name}.png").stat().st_size > 0
         assert g["sample"]["counts"] == {c: 6 for c in r["classes"]}
         assert g["cas"]["cas"] >= 0 and g["cas"]["n_pairs"] == 2
         assert (out / "runs" / f"synthetic-only@{name}" / "seed-1" / "metrics.json").is_file()
@@ -80,6 +87,10 @@ def test_generators_head_to_head_through_the_cli(cli, tiny_dataset: Path, tmp_pa
     md = (out / "results.md").read_text()
     assert md.strip() == render_generators_markdown(r).strip()
     assert "real vs real (floor)" in md and "| pggan (pggan" in md
+    assert "| real (train) |" in md and "detector precision / recall" in md
+    assert r["structures_real"]["n"] == r["dataset"]["counts"]["train"]["melanoma"] + sum(
+        v for c, v in r["dataset"]["counts"]["train"].items() if c != "melanoma"
+    )
 
     # again: every stage is reused, nothing retrains
     code, _stdout, stderr = cli("experiment", "generators", cfg, "--out", out)

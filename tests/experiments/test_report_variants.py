@@ -9,7 +9,7 @@ from typing import Any
 
 from variant_results import make_results, write_experiment
 
-from lesiongan.experiments.report import build_report, fmt
+from lesiongan.experiments.report import VARIANT_REALISM, build_report, fmt
 
 
 def _at(results: dict[str, Any], path: str) -> Any:
@@ -47,7 +47,7 @@ def test_report_shows_reference_and_variant_numbers(tmp_path: Path) -> None:
     for name in results["variants"]:
         expect.add(f"variants/{name}/keep")
         expect |= {f"variants/{name}/cas/{k}" for k in ("cas", "ci_low", "ci_high")}
-        for k in ("fid", "kid_mean", "precision", "recall", "coverage"):
+        for k, _ in VARIANT_REALISM:  # the registry's table keys
             expect |= {f"variants/{name}/realism/{k}", f"variants/{name}/realism/{k}_floor"}
     new = {k for k in shown if k.startswith(("paired_vs_reference/", "variants/"))}
     assert new == expect

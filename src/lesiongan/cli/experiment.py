@@ -12,6 +12,7 @@ from rich.table import Table
 from lesiongan.cli.console import err, out, progress_bar
 from lesiongan.config import load_config, parse_overrides
 from lesiongan.errors import LesionganError
+from lesiongan.evaluate import metrics as registry
 from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
@@ -186,10 +187,12 @@ def generators(
     Trains each listed generator (e.g. PGGAN and StyleGAN2) for the same budget_minutes
     (workers at once, one core each), or reuses a finished run (a GPU run, say). Audits
     checkpoints along training (the quality-against-time curve) and the final one in the
-    real-only baseline classifier's features: FID, KID, precision, recall, density, coverage
-    and within-class MS-SSIM with the real-vs-real floor, per class and overall; C_T and
-    near-duplicates; CAS (synthetic-only classifiers, one per seed). Writes results.json,
-    results.md (the tables) and figures/ (curve.png, grid-CLASS.png: real | each generator).
+    frozen ImageNet features at equal n: FID (with its interval and FID∞), KID, precision,
+    recall, density, coverage and within-class MS-SSIM with the real-vs-real floor, per class
+    and overall; C_T and near-duplicates (with nearest-neighbour grids); the prevalence of hair,
+    vignette, ruler and ink marks; CAS (synthetic-only classifiers, one per seed). Writes
+    results.json, results.md (the tables) and figures/ (curve.png, grid-CLASS.png: real | each
+    generator, nn-NAME-closest|random.png: synthetic images beside their nearest training ones).
 
         lesiongan experiment generators generators-demo --out gens --set dataset=ds
     """
@@ -204,27 +207,22 @@ def generators(
 
 def print_generators(results: dict) -> None:
     table = Table(title=f"generators, {results['budget_minutes']:g} min each (final checkpoint)")
-    for col in ("generator", "kimg", "FID", "precision", "recall", "coverage", "CAS"):
+    keys = registry.keys_in("curve")
+    for col in ("generator", "kimg", *(registry.label(k) for k in keys), "CAS"):
         table.add_column(col, justify="right")
     for name, g in results["generators"].items():
         r, cas = g["realism"], g.get("cas") or {}
         table.add_row(
             name,
             f"{g['training']['kimg']:.1f}",
-            *(
-                f"{r[k]:.3g}" if r.get(k) is not None else "-"
-                for k in ("fid", "precision", "recall", "coverage")
-            ),
+            *(f"{r[k]:.3g}" if r.get(k) is not None else "-" for k in keys),
             f"{cas['cas']:.2f}" if cas.get("cas") is not None else "-",
         )
     f = results["floor"]
     table.add_row(
         "real vs real",
         "",
-        *(
-            f"{f[k]:.3g}" if f.get(k) is not None else "-"
-            for k in ("fid", "precision", "recall", "coverage")
-        ),
+        *(f"{f[k]:.3g}" if f.get(k) is not None else "-" for k in keys),
         "1",
     )
     out.print(table)

@@ -12,7 +12,8 @@ import numpy as np
 from pydantic import Field
 
 from lesiongan.config import Config
-from lesiongan.evaluate.features import FeatureExtractor, build_extractor, cached_features
+from lesiongan.evaluate.feature_cache import cached_features, resolve_cache_dir
+from lesiongan.evaluate.features import FeatureExtractor, build_extractor
 from lesiongan.evaluate.images import AuditInputs, ImageSet, load_audit_inputs
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.parallel import ProgressFn
@@ -31,10 +32,12 @@ class EvalConfig(Config):
 
 
 class FeatureConfig(EvalConfig):
-    features: Literal["inception", "domain", "random"] = "inception"
+    features: Literal["imagenet", "inception", "domain", "random"] = "imagenet"
     inception_weights: str | None = None
     classifier: str | None = None
-    cache: str | None = None
+    cache: str | None = Field(
+        None, description="feature cache directory (default: the user cache; 'off': none)"
+    )
     batch_size: int = Field(64, ge=1)
 
 
@@ -80,7 +83,8 @@ class FeatureStore:
         variant: str = "",
     ) -> np.ndarray:
         name = images.name + (f"-{variant}" if variant else "")
-        cache = Path(self.cfg.cache) / variant if self.cfg.cache and variant else self.cfg.cache
+        cache = resolve_cache_dir(self.cfg.cache)
+        cache = cache / variant if cache is not None and variant else cache
         feats = cached_features(
             self.extractor, images, size_px, cache, self.cfg.batch_size, pixels, progress
         )

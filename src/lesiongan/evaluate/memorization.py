@@ -1,14 +1,19 @@
 """Memorization tests: does the generator copy its training images?
 
-* C_T, the data-copying test of Meehan, Chaudhuri & Dasgupta (AISTATS 2020): partition the
-  training set T with k-means; in every cell with enough samples, compare the distances of the
-  generated samples Q and of held-out real test samples P to their nearest training sample in
-  the cell with a Mann-Whitney U test, z-scored under H0 (``Z_U``); combine the cells weighted
-  by their share of test samples: ``C_T = sum_pi P(pi) Z_U(pi) / sum_pi P(pi)`` (as in the
-  authors' code, continuity correction included). ``C_T << 0`` (e.g. below -3): generated
-  samples sit closer to the training set than fresh real samples do, i.e. data copying;
-  ``C_T >> 0``: they sit farther away (underfitting); near 0: neither. ``ct_p_value`` is the
-  one-sided p-value for copying (weighted Stouffer combination of the cells' z-scores).
+* C_T, the data-copying test of Meehan, Chaudhuri & Dasgupta (AISTATS 2020), as written and as
+  the authors ran it on a GAN of ImageNet classes (``BigGan_test.py`` of casey-meehan/
+  data-copying): per class, the features are reduced to 64 principal components fitted on the
+  class's training samples T, and T is partitioned by k-means into 3 cells; in every cell that
+  holds more than tau x m = 20 of the m generated samples Q (tau = 20/m), the distances of the
+  generated samples and of held-out real test samples P to their nearest training sample in the
+  cell are compared with a Mann-Whitney U test, z-scored under H0 (``Z_U``, continuity
+  correction included); the cells are combined weighted by their share of test samples:
+  ``C_T = sum_pi P(pi) Z_U(pi) / sum_pi P(pi)``. The training side holds the training images
+  only (no flipped copies). ``C_T << 0`` (e.g. below -3): generated samples sit closer to the
+  training set than fresh real samples do, i.e. data copying; ``C_T >> 0``: they sit farther
+  away (underfitting); near 0: neither. Reported per class and pooled over every class's cells
+  (the partition class x cell, weights the test shares). ``ct_p_value`` is ours, not the
+  paper's: the one-sided p-value for copying (weighted Stouffer combination of the z-scores).
 * Authenticity of Alaa et al. (ICML 2022): a synthetic sample is unauthentic when it is closer
   to its nearest training sample than that training sample's own nearest training neighbour;
   authenticity is the share of authentic samples (higher is better). The same number for the
@@ -51,43 +56,101 @@ def _zu(train: np.ndarray, test: np.ndarray, gen: np.ndarray) -> float:
     return float((u - mean) / std)
 
 
-def default_ct_cells(n_test: int) -> int:
-    """About 25 test samples per cell, between 1 and 20 cells."""
-    return max(1, min(20, n_test // 25))
+CT_CELLS = 3  # per class, as the authors' ImageNet-class experiment
+CT_MIN_GENERATED = 20  # tau = 20 / m: a cell counts with more than 20 generated samples
+CT_PCA_DIMS = 64
+
+
+@dataclass
+class _Cells:
+    """Z_U and test share (weight) of every cell that counts, and the cells' count."""
+
+    z: list[float]
+    weight: list[float]
+    n_cells: int
+
+
+def _ct_cells(
+    train: np.ndarray,
+    test: np.ndarray,
+    gen: np.ndarray,
+    n_cells: int,
+    min_generated: int,
+    pca_dims: int,
+    seed: int,
+) -> _Cells:
+    """One class's cells: PCA fitted on its training samples, k-means on them, Z_U per cell."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    dims = min(pca_dims, len(train) - 1, train.shape[1])
+    if dims >= 1 and train.shape[1] > dims:
+        pca = PCA(n_components=dims, random_state=seed).fit(train.astype(np.float64))
+        train, test, gen = (pca.transform(x.astype(np.float64)) for x in (train, test, gen))
+    k = max(1, min(n_cells, len(train)))
+    if k > 1:
+        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(train.astype(np.float64))
+        t_cells = km.labels_
+        p_cells, q_cells = km.predict(test.astype(np.float64)), km.predict(gen.astype(np.float64))
+    else:
+        t_cells, p_cells, q_cells = (np.zeros(len(x), int) for x in (train, test, gen))
+    cells = _Cells([], [], k)
+    for c in range(k):
+        p, q = test[p_cells == c], gen[q_cells == c]
+        if len(q) <= min_generated or len(p) == 0:
+            continue  # outside Pi_tau, or a cell without test samples (the authors' code stops)
+        cells.z.append(_zu(train[t_cells == c], p, q))
+        cells.weight.append(float(len(p)))  # counts; normalized by the total test size below
+    return cells
+
+
+def _combine(cells: list[_Cells], n_test: int) -> CTResult:
+    z = np.array([v for c in cells for v in c.z])
+    w = np.array([v for c in cells for v in c.weight]) / max(n_test, 1)
+    n_cells = sum(c.n_cells for c in cells)
+    if not len(z):
+        return CTResult(float("nan"), float("nan"), n_cells, 0, [])
+    statistic = float(w @ z / w.sum())
+    p_value = float(norm.cdf(w @ z / math.sqrt(float(w @ w))))
+    return CTResult(statistic, p_value, n_cells, len(z), [float(v) for v in z])
 
 
 def compute_ct(
     train: np.ndarray,
     test: np.ndarray,
     gen: np.ndarray,
-    n_cells: int | None = None,
-    min_per_cell: int = 5,
+    n_cells: int = CT_CELLS,
+    min_generated: int = CT_MIN_GENERATED,
     seed: int = 0,
+    pca_dims: int = CT_PCA_DIMS,
 ) -> CTResult:
-    """Meehan et al.'s C_T; cells need ``min_per_cell`` generated and test samples to count."""
-    from sklearn.cluster import KMeans
+    """Meehan et al.'s C_T of one class (or of unlabelled samples)."""
+    cells = _ct_cells(train, test, gen, n_cells, min_generated, pca_dims, seed)
+    return _combine([cells], len(test))
 
-    k = min(n_cells or default_ct_cells(len(test)), len(train))
-    if k > 1:
-        km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(train.astype(np.float64))
-        t_cells = km.labels_
-        p_cells = km.predict(test.astype(np.float64))
-        q_cells = km.predict(gen.astype(np.float64))
-    else:
-        t_cells, p_cells, q_cells = (np.zeros(len(x), int) for x in (train, test, gen))
-    weights, zs = [], []
-    for c in range(k):
-        p, q = test[p_cells == c], gen[q_cells == c]
-        if len(p) < min_per_cell or len(q) < min_per_cell:
+
+def compute_ct_by_class(
+    train: tuple[np.ndarray, np.ndarray],
+    test: tuple[np.ndarray, np.ndarray],
+    gen: tuple[np.ndarray, np.ndarray],
+    classes: list[str],
+    n_cells: int = CT_CELLS,
+    min_generated: int = CT_MIN_GENERATED,
+    seed: int = 0,
+    pca_dims: int = CT_PCA_DIMS,
+) -> tuple[CTResult, dict[str, CTResult]]:
+    """C_T per class and pooled over every class's cells; each argument is (features, labels)."""
+    per: dict[str, CTResult] = {}
+    all_cells = []
+    for c in classes:
+        t, p, q = (x[np.asarray(lab) == c] for x, lab in (train, test, gen))
+        if len(t) < 2 or len(p) == 0 or len(q) == 0:
+            per[c] = CTResult(float("nan"), float("nan"), 0, 0, [])
             continue
-        zs.append(_zu(train[t_cells == c], p, q))
-        weights.append(len(p) / len(test))
-    if not zs:
-        return CTResult(float("nan"), float("nan"), k, 0, [])
-    w, z = np.array(weights), np.array(zs)
-    statistic = float(w @ z / w.sum())
-    p_value = float(norm.cdf(w @ z / math.sqrt(float(w @ w))))
-    return CTResult(statistic, p_value, k, len(zs), [float(v) for v in z])
+        cells = _ct_cells(t, p, q, n_cells, min_generated, pca_dims, seed)
+        per[c] = _combine([cells], len(p))
+        all_cells.append(cells)
+    return _combine(all_cells, len(test[0])), per
 
 
 def compute_authenticity(

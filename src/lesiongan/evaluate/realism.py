@@ -114,3 +114,76 @@ def compute_feature_metrics(
         "kid_std": kid_std,
         **compute_prdc(real, fake),
     }
+
+
+class _Reference:
+    """A reference set's FID statistics, computed once for many subsets of one compared set.
+
+    For a compared set X (n x D) and the reference's centred, scaled features A (m x D), the
+    trace term of FID needs the eigenvalues of (X_c A^T)(X_c A^T)^T / (n - 1), X_c the centred
+    rows. With K = (X A^T)(X A^T)^T computed once, any subset or resample ``idx`` of X gets that
+    matrix by double-centring ``K[idx][:, idx]``: O(n²) and one eigendecomposition per draw.
+    """
+
+    def __init__(self, real: np.ndarray, fake: np.ndarray) -> None:
+        real, self.fake = real.astype(np.float64), fake.astype(np.float64)
+        self.mu = real.mean(0)
+        a = (real - self.mu) / np.sqrt(len(real) - 1)  # m x D
+        self.trace = float((a * a).sum())
+        proj = self.fake @ a.T  # n x m
+        self.gram = proj @ proj.T  # n x n
+        self.sq = (self.fake * self.fake).sum(1)
+
+    def fid(self, idx: np.ndarray) -> float:
+        """FID of the rows ``idx`` of the compared set (repeats allowed) against the reference."""
+        n = len(idx)
+        if n < 2:
+            return float("nan")
+        x = self.fake[idx]
+        mu_f = x.mean(0)
+        k = self.gram[np.ix_(idx, idx)]
+        row = k.mean(0)
+        k = (k - row[None, :] - row[:, None] + row.mean()) / (n - 1)
+        tr_sqrt = float(np.sqrt(np.clip(np.linalg.eigvalsh(k), 0, None)).sum())
+        trace_f = float(self.sq[idx].sum() - n * (mu_f @ mu_f)) / (n - 1)
+        diff = self.mu - mu_f
+        return max(0.0, float(diff @ diff) + self.trace + trace_f - 2.0 * tr_sqrt)
+
+
+def bootstrap_fid(
+    real: np.ndarray, fake: np.ndarray, n_boot: int, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Normal-approximation bootstrap interval of FID: the point estimate ± z x the standard
+    deviation of FID over ``n_boot`` resamples (with replacement) of the compared set. The
+    reference set is fixed (every row of a comparison shares it). Not the percentile interval:
+    a resample repeats images, which biases FID upwards (by more than its spread when n is below
+    the feature dimension), so its quantiles need not contain the estimate; the spread is what
+    the resamples measure well. ``(nan, nan)`` without resamples or with fewer than 2 images."""
+    if n_boot <= 1 or len(real) < 2 or len(fake) < 2:
+        return float("nan"), float("nan")
+    from scipy.stats import norm
+
+    ref = _Reference(real, fake)
+    rng = np.random.default_rng([seed, 0xB007])
+    values = [ref.fid(rng.integers(0, len(fake), len(fake))) for _ in range(n_boot)]
+    point = ref.fid(np.arange(len(fake)))
+    half = float(norm.ppf(0.5 + level / 2)) * float(np.std(values, ddof=1))
+    return max(0.0, point - half), point + half
+
+
+def fid_infinity(
+    real: np.ndarray, fake: np.ndarray, seed: int = 0, points: int = 8, min_fraction: float = 0.25
+) -> float:
+    """FID∞ of Chong & Forsyth (CVPR 2020, "Effectively Unbiased FID and Inception Score and
+    where to find them"): FID is, to first order, linear in 1/N for N compared images; compute
+    it on random subsets of ``points`` sizes from ``min_fraction`` x N to N, fit a line in 1/N
+    and read it at 1/N = 0. The reference set is fixed (all of it). nan with fewer than 8."""
+    n = len(fake)
+    if n < 8 or len(real) < 2:
+        return float("nan")
+    ref = _Reference(real, fake)
+    rng = np.random.default_rng([seed, 0xF1D])
+    sizes = np.unique(np.linspace(max(4, int(min_fraction * n)), n, points).astype(int))
+    fids = [ref.fid(rng.choice(n, size, replace=False)) for size in sizes]
+    _, intercept = np.polyfit(1.0 / sizes, np.array(fids), 1)
+    return float(intercept)

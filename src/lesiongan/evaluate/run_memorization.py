@@ -5,15 +5,18 @@ The training set is the dataset's train split (what the GAN saw); the held-out r
 the reference: a fresh real image is as close to the training set as a generator that does not
 copy should be. Neighbours are searched in three spaces: pixels (images area-downsampled to at
 most ``pixel_size_px``, Euclidean), SSIM (exact among the ``ssim_candidates`` nearest in pixel
-and feature space) and features. With ``flips`` (default) the training set also holds every
-image flipped horizontally, vertically and both: a flipped copy is still a copy, and GANs are
-often trained with mirror augmentation.
+and feature space) and features. With ``flips`` (default) the nearest-neighbour search,
+near-duplicates and authenticity also see every training image flipped horizontally, vertically
+and both: a flipped copy is still a copy, and GANs are often trained with mirror augmentation.
+C_T never does: it is computed as Meehan et al. wrote it, on the training images alone
+(``ct_train_flips: false``), per class (``ct_statistic_<class>``) and pooled.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +34,16 @@ from lesiongan.evaluate.common import (
     make_extractor,
     save_metrics,
 )
-from lesiongan.evaluate.images import check_classes, read_images
+from lesiongan.evaluate.features import FeatureExtractor
+from lesiongan.evaluate.images import ImageSet, check_classes, read_images
 from lesiongan.evaluate.memorization import (
+    CT_CELLS,
+    CT_MIN_GENERATED,
+    CT_PCA_DIMS,
     DUP_RATIO,
     DUP_SSIM,
     compute_authenticity,
-    compute_ct,
+    compute_ct_by_class,
     flag_near_duplicates,
     median_ratio,
 )
@@ -62,10 +69,31 @@ class MemorizationConfig(FeatureConfig):
     neighbors: int = Field(4, ge=1, description="training neighbours shown per synthetic image")
     grid_rows: int = Field(8, ge=1)
     ssim_candidates: int = Field(16, ge=1)
-    ct_cells: int | None = Field(None, ge=1, description="k-means cells (default: n_test/25)")
-    ct_min_per_cell: int = Field(5, ge=2)
+    ct_cells: int = Field(CT_CELLS, ge=1, description="k-means cells of C_T per class")
+    ct_min_generated: int = Field(
+        CT_MIN_GENERATED, ge=0, description="a C_T cell counts with more generated samples"
+    )
+    ct_pca_dims: int = Field(CT_PCA_DIMS, ge=1, description="principal components for C_T")
     dup_ratio: float = Field(DUP_RATIO, gt=0)
     dup_ssim: float = Field(DUP_SSIM, gt=0, le=1)
+
+
+@dataclass
+class Found:
+    """What the metrics read: the image sets, neighbours in each space, the features."""
+
+    train: ImageSet
+    test: ImageSet
+    syn: ImageSet
+    pix: Space
+    feat: Space
+    ssim_syn: tuple[np.ndarray, np.ndarray]
+    ssim_test: tuple[np.ndarray, np.ndarray]
+    f_train: np.ndarray  # the training images only (C_T)
+    f_ref: np.ndarray  # the training images and, with flips, their flipped copies
+    f_test: np.ndarray
+    f_syn: np.ndarray
+    src: np.ndarray  # row of f_ref -> training image
 
 
 class Space:
@@ -157,24 +185,9 @@ def run_memorization(
         ssim_test = ssim_neighbors(
             small["test"], small_ref, np.concatenate([pix.test_i[:, :c], feat.test_i[:, :c]], 1)
         )
-        m = _metrics(
-            cfg,
-            extractor,
-            store,
-            size,
-            classes,
-            train,
-            test,
-            syn,
-            pix,
-            feat,
-            ssim_syn,
-            ssim_test,
-            f_ref,
-            f_test,
-            f_syn,
-            src,
-        )
+        found = Found(train, test, syn, pix, feat, ssim_syn, ssim_test, f_ref[: len(train)],
+                      f_ref, f_test, f_syn, src)  # fmt: skip
+        m = _metrics(cfg, extractor, store.files, size, classes, found)
         ratio = pix.syn_d[:, 0] / max(float(np.median(pix.test_d[:, 0])), 1e-12)
         dup = flag_near_duplicates(ratio, ssim_syn[0], cfg.dup_ratio, cfg.dup_ssim)
         m["n_near_duplicates"] = int(dup.sum())
@@ -200,54 +213,60 @@ def run_memorization(
 
 
 def _metrics(
-    cfg,
-    extractor,
-    store,
-    size,
-    classes,
-    train,
-    test,
-    syn,
-    pix,
-    feat,
-    ssim_syn,
-    ssim_test,
-    f_ref,
-    f_test,
-    f_syn,
-    src,
+    cfg: MemorizationConfig,
+    extractor: FeatureExtractor,
+    files: dict[str, str],
+    size: int,
+    classes: list[str],
+    f: Found,
 ) -> dict[str, Any]:
-    ct = compute_ct(f_ref, f_test, f_syn, cfg.ct_cells, cfg.ct_min_per_cell, cfg.seed)
-    authenticity, _ = compute_authenticity(f_ref, f_syn, src)
-    floor, _ = compute_authenticity(f_ref, f_test, src)
+    ct, ct_class = compute_ct_by_class(
+        (f.f_train, f.train.labels),
+        (f.f_test, f.test.labels),
+        (f.f_syn, f.syn.labels),
+        classes,
+        cfg.ct_cells,
+        cfg.ct_min_generated,
+        cfg.seed,
+        cfg.ct_pca_dims,
+    )
+    authenticity, _ = compute_authenticity(f.f_ref, f.f_syn, f.src)
+    floor, _ = compute_authenticity(f.f_ref, f.f_test, f.src)
     m: dict[str, Any] = {
         "features": extractor.kind,
         "features_id": extractor.id,
-        "feature_files": store.files,
+        "feature_files": files,
         "image_size_px": size,
         "pixel_size_px": min(size, cfg.pixel_size_px),
         "classes": classes,
-        "n_train": len(train),
-        "n_test": len(test),
-        "n_synthetic": len(syn),
+        "n_train": len(f.train),
+        "n_test": len(f.test),
+        "n_synthetic": len(f.syn),
         "flips": cfg.flips,
         "ct_statistic": ct.statistic,
         "ct_p_value": ct.p_value,
         "ct_cells": ct.n_cells,
         "ct_cells_used": ct.n_cells_used,
+        "ct_cells_per_class": cfg.ct_cells,
+        "ct_min_generated": cfg.ct_min_generated,
+        "ct_pca_dims": cfg.ct_pca_dims,
+        "ct_train_flips": False,
         "authenticity": authenticity,
         "authenticity_floor": floor,
-        "nn_distance_ratio": median_ratio(feat.syn_d[:, 0], feat.test_d[:, 0]),
-        "nn_distance_ratio_pixel": median_ratio(pix.syn_d[:, 0], pix.test_d[:, 0]),
-        "nn_ssim_synthetic_median": float(np.median(ssim_syn[0])),
-        "nn_ssim_test_median": float(np.median(ssim_test[0])),
+        "nn_distance_ratio": median_ratio(f.feat.syn_d[:, 0], f.feat.test_d[:, 0]),
+        "nn_distance_ratio_pixel": median_ratio(f.pix.syn_d[:, 0], f.pix.test_d[:, 0]),
+        "nn_ssim_synthetic_median": float(np.median(f.ssim_syn[0])),
+        "nn_ssim_test_median": float(np.median(f.ssim_test[0])),
         "near_duplicate_ratio_threshold": cfg.dup_ratio,
         "near_duplicate_ssim_threshold": cfg.dup_ssim,
     }
     for c in classes:
-        i, j = syn.indices_of(c), test.indices_of(c)
-        m[f"nn_distance_ratio_{c}"] = median_ratio(feat.syn_d[i, 0], feat.test_d[j, 0])
-        m[f"nn_distance_ratio_pixel_{c}"] = median_ratio(pix.syn_d[i, 0], pix.test_d[j, 0])
+        i, j = f.syn.indices_of(c), f.test.indices_of(c)
+        m[f"ct_statistic_{c}"] = ct_class[c].statistic
+        m[f"ct_p_value_{c}"] = ct_class[c].p_value
+        m[f"ct_cells_used_{c}"] = ct_class[c].n_cells_used
+        m[f"nn_distance_ratio_{c}"] = median_ratio(f.feat.syn_d[i, 0], f.feat.test_d[j, 0])
+        m[f"nn_distance_ratio_pixel_{c}"] = median_ratio(f.pix.syn_d[i, 0], f.pix.test_d[j, 0])
     return m
 
 

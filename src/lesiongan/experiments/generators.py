@@ -4,11 +4,11 @@ Directory layout (every part a stage of its own, reused when finished, resumed w
 
     DIR/config.yaml, provenance.json, status.json
     DIR/gan/NAME/                    each generator trained here (``gan train`` run directory)
-    DIR/runs/none/seed-S/            the real-only baseline: CAS's denominator, audit features
+    DIR/runs/none/seed-S/            the real-only baseline: CAS's denominator
     DIR/curve/NAME/kimg-K/synthetic  a checkpoint along training, sampled ...
     DIR/curve/NAME/kimg-K/realism    ... and audited (the quality-against-time curve)
     DIR/synthetic/NAME/              the final checkpoint, sampled
-    DIR/audit/NAME/realism|memorization
+    DIR/audit/NAME/realism|memorization|structures   in ImageNet features (generators_audit)
     DIR/runs/synthetic-only@NAME/seed-S/   CAS
     DIR/results.json, results.md, figures/
 
@@ -33,6 +33,17 @@ from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import classification_accuracy_score, summarize
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import GeneratorEntry, GeneratorsConfig
+from lesiongan.experiments.generators_audit import (
+    AUDITS,
+    REALISM,
+    audit_config,
+    best_by_measure,
+    floor,
+    memorization_summary,
+    realism_summary,
+    structures_detectors,
+    structures_summary,
+)
 from lesiongan.experiments.imbalance import (
     BASELINE,
     build_cells,
@@ -55,10 +66,6 @@ from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import resolve_recipe
 from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.utils.stage import DONE, read_status, write_status
-
-# what the results keep of a realism audit (overall; per class with the class name appended)
-REALISM = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "ms_ssim")
-MEMORIZATION = ("ct_statistic", "ct_p_value", "n_near_duplicates", "near_duplicate_fraction")
 
 
 def gan_config(cfg: GeneratorsConfig, g: GeneratorEntry) -> GanConfig:
@@ -143,13 +150,6 @@ def _sample_config(cfg: GeneratorsConfig, classes: list[str], n: int, ckpt: Path
     )
 
 
-def _audit_cfg(kind: str, baseline: Path, **kw: Any) -> Any:
-    from lesiongan.evaluate.run import MemorizationConfig, RealismConfig
-
-    cls = RealismConfig if kind == "realism" else MemorizationConfig
-    return cls(features="domain", classifier=str(baseline), **kw)
-
-
 def plan_generators(cfg: GeneratorsConfig, out: Path) -> Plan:
     """Baseline cells and GANs first; once a GAN has finished, its curve (checkpoints sampled
     and audited), its final sample, audits and CAS cells (before that: deferred)."""
@@ -159,8 +159,6 @@ def plan_generators(cfg: GeneratorsConfig, out: Path) -> Plan:
     runs = out / "runs"
     base_cells = build_cells(cfg, dataset, runs, None, [BASELINE])
     jobs = cell_jobs(base_cells)
-    first = f"{BASELINE}/seed-{cfg.seeds[0]}"
-    baseline = runs / BASELINE / f"seed-{cfg.seeds[0]}"
     deferred: list[str] = []
     cas_cells: list[Cell] = []
     finals: dict[str, tuple[Path, Path, list[dict[str, Any]]]] = {}
@@ -185,20 +183,18 @@ def plan_generators(cfg: GeneratorsConfig, out: Path) -> Plan:
             syn = where / "synthetic"
             scfg = _sample_config(cfg, classes, cfg.curve_per_class, ckpt)
             jobs.append(Job(f"{key}/sample", "sample", syn, SampleTask(run, syn, scfg), gan_keys))
-            acfg = _audit_cfg("realism", baseline, ms_ssim_pairs=100)
+            acfg = audit_config("realism", ms_ssim_pairs=100, fid_bootstrap=0)
             audit = AuditTask("realism", dataset, syn, where / "realism", acfg)
-            jobs.append(Job(f"{key}/audit", "audit", audit.out, audit, (f"{key}/sample", first)))
+            jobs.append(Job(f"{key}/audit", "audit", audit.out, audit, (f"{key}/sample",)))
             curve.append({"kimg": kimg, "minutes": minutes, "checkpoint": ckpt, "dir": where})
         final = list_checkpoints(run)[-1]  # the curve's last point: pinned, not "the latest"
         syn = out / "synthetic" / g.name
         scfg = _sample_config(cfg, classes, cfg.per_class, final)
         jobs.append(Job(f"sample/{g.name}", "sample", syn, SampleTask(run, syn, scfg), gan_keys))
-        for kind in ("realism", "memorization") if cfg.memorization else ("realism",):
-            task = AuditTask(
-                kind, dataset, syn, out / "audit" / g.name / kind, _audit_cfg(kind, baseline)
-            )
+        for kind in (k for k in AUDITS if cfg.memorization or k != "memorization"):
+            task = AuditTask(kind, dataset, syn, out / "audit" / g.name / kind, audit_config(kind))
             jobs.append(
-                Job(f"audit/{g.name}/{kind}", "audit", task.out, task, (f"sample/{g.name}", first))
+                Job(f"audit/{g.name}/{kind}", "audit", task.out, task, (f"sample/{g.name}",))
             )
         if cfg.cas:
             mine = build_cells(cfg, dataset, runs, syn, ["synthetic-only"], g.name)
@@ -241,12 +237,13 @@ def finish_generators(
             for p in points
             for m in [_read_json(p["dir"] / "realism" / "metrics.json")]
         ]
-        entry["realism"] = _realism_summary(
-            _read_json(out / "audit" / g.name / "realism" / "metrics.json")
-        )
+        audit = out / "audit" / g.name
+        entry["realism"] = realism_summary(_read_json(audit / "realism" / "metrics.json"))
         if cfg.memorization:
-            mem = _read_json(out / "audit" / g.name / "memorization" / "metrics.json")
-            entry["memorization"] = {k: mem.get(k) for k in MEMORIZATION}
+            mem = _read_json(audit / "memorization" / "metrics.json")
+            entry["memorization"] = memorization_summary(mem)
+        structures = _read_json(audit / "structures" / "metrics.json")
+        entry["structures"] = structures_summary(structures)
         entry["training"] = _training_summary(run)
         entry["sample"] = {"dir": relative_path(syn, out), "counts": read_info(syn).get("counts")}
         mine = [c for c in cas_cells if c.key.startswith(f"synthetic-only@{g.name}/")]
@@ -268,7 +265,9 @@ def finish_generators(
             "run": relative_path(baseline, out),
             "summary": summarize({BASELINE: by_seed}, classes)[BASELINE],
         },
-        "floor": _floor(per_gen),
+        "floor": floor(per_gen),
+        "structures_real": structures_summary(structures, "real"),
+        "structures_detectors": structures_detectors(structures),
         "generators": per_gen,
         "best": best_by_measure(per_gen),
         "seconds": seconds,
@@ -311,22 +310,6 @@ def _by_seed(cells: list[Cell], metrics: dict[str, Any], key: str) -> dict[int, 
     return {c.config.seed: metrics[c.key].get(key) for c in cells}
 
 
-def _realism_summary(m: dict[str, Any]) -> dict[str, Any]:
-    keep = {k: m.get(k) for k in ("features", "features_id", "n_real", "n_synthetic")}
-    for k in REALISM:
-        keep[k] = m.get(k)
-        keep[f"{k}_floor"] = m.get(f"{k}_floor")
-        for c in m.get("classes", []):
-            keep[f"{k}_{c}"] = m.get(f"{k}_{c}")
-            keep[f"{k}_{c}_floor"] = m.get(f"{k}_{c}_floor")
-    return keep
-
-
-def _floor(per_gen: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    first = next(iter(per_gen.values()))["realism"]
-    return {k: first.get(f"{k}_floor") for k in REALISM}
-
-
 def _training_summary(run: Path) -> dict[str, Any]:
     status = read_status(run)
     gcfg = load_run_config(run)
@@ -347,34 +330,6 @@ def _training_summary(run: Path) -> dict[str, Any]:
     }
 
 
-# which way is better for each measure the comparison names a winner on
-# (MS-SSIM has no better direction: near the real images' own value is right, lower is noise)
-HIGHER = {
-    "precision": True,
-    "recall": True,
-    "density": True,
-    "coverage": True,
-    "fid": False,
-    "kid_mean": False,
-    "cas": True,
-}
-
-
-def best_by_measure(per_gen: dict[str, dict[str, Any]]) -> dict[str, str | None]:
-    """The generator with the best final value of each measure (ties and missing values give
-    None)."""
-    best: dict[str, str | None] = {}
-    for key, higher in HIGHER.items():
-        vals = {}
-        for name, e in per_gen.items():
-            v = e.get("cas", {}).get("cas") if key == "cas" else e["realism"].get(key)
-            if v is not None and np.isfinite(v):
-                vals[name] = v if higher else -v
-        top = sorted(vals.items(), key=lambda kv: kv[1], reverse=True)
-        best[key] = top[0][0] if top and (len(top) == 1 or top[0][1] != top[1][1]) else None
-    return best
-
-
 def _finite(x: Any) -> Any:
     """NaN / Inf -> None (strict JSON)."""
     if isinstance(x, dict):
@@ -388,6 +343,7 @@ def _finite(x: Any) -> Any:
 
 def write_generator_results(out: Path, results: dict[str, Any]) -> None:
     """results.json, results.md and figures/ (``lesiongan report DIR`` redoes the last two)."""
+    from lesiongan.experiments.generators_audit import copy_audit_figures
     from lesiongan.experiments.generators_report import (
         curve_plot,
         render_generators_markdown,
@@ -399,6 +355,7 @@ def write_generator_results(out: Path, results: dict[str, Any]) -> None:
     (figures / "curve.png").write_bytes(curve_plot(results))
     for cls, png in side_by_side_grids(out, results).items():
         (figures / f"grid-{cls}.png").write_bytes(png)
+    copy_audit_figures(out, results)
     write_text_atomic(
         out / "results.json", json.dumps(_finite(results), indent=2, allow_nan=False) + "\n"
     )

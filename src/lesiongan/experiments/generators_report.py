@@ -16,9 +16,11 @@ from PIL import Image, ImageDraw
 from lesiongan.data.manifest import load_dataset
 from lesiongan.data.synthetic import load_synthetic
 from lesiongan.errors import LesionganError
+from lesiongan.evaluate.metrics import check_comparable, keys_in, label
+from lesiongan.evaluate.structures import STRUCTURES
 from lesiongan.experiments.figures import _label, _plt, _png, _tile
 
-CURVE_KEYS = ("fid", "recall", "precision", "coverage")
+CURVE_KEYS = keys_in("curve")
 
 
 def curve_plot(results: dict[str, Any]) -> bytes:
@@ -74,26 +76,25 @@ def _num(v: float | None, digits: int = 2) -> str:
     return f"{v:.{digits}f}" if abs(v) < 1000 else f"{v:.0f}"
 
 
+def _fid_cell(r: dict[str, Any]) -> str:
+    if r.get("fid_ci_low") is None:
+        return _num(r.get("fid"), 1)
+    return f"{_num(r.get('fid'), 1)} [{_num(r['fid_ci_low'], 1)}, {_num(r.get('fid_ci_high'), 1)}]"
+
+
 def render_generators_table(results: dict[str, Any]) -> str:
     """One row per generator: budget, kimg, FID/KID/precision/recall/density/coverage, MS-SSIM,
-    C_T, near-duplicates, CAS; the real-vs-real floor as the last row."""
-    header = [
-        "generator",
-        "trained",
-        "kimg",
-        "FID",
-        "KID",
-        "precision",
-        "recall",
-        "density",
-        "coverage",
-        "MS-SSIM",
-        "C_T",
-        "near-dup.",
-        "CAS [95 % CI]",
-    ]
+    C_T, near-duplicates, CAS; the real-vs-real floor as the last row. Audits at equal n (which
+    record it) add the n column, FID's 95 % interval and FID∞; rows of different n are refused."""
+    gens = results["generators"]
+    check_comparable({name: g["realism"] for name, g in gens.items()}, "generators")
+    equal_n = any(g["realism"].get("n") is not None for g in gens.values())
+    realism = [k for k in keys_in("table") if k != "fid"]
+    header = ["generator", "trained", "kimg"]
+    header += ["n", "FID [95 % CI]", "FID∞"] if equal_n else ["FID"]
+    header += [label(k) for k in realism] + ["C_T", "near-dup.", "CAS [95 % CI]"]
     rows = []
-    for name, g in results["generators"].items():
+    for name, g in gens.items():
         t, r = g["training"], g["realism"]
         mem = g.get("memorization") or {}
         cas = g.get("cas")
@@ -106,36 +107,37 @@ def render_generators_table(results: dict[str, Any]) -> str:
             )
             cas_s = f"{_num(cas['cas'])}{ci}"
         where = t.get("device") or "device not recorded"
+        fid = (
+            [str(r.get("n")), _fid_cell(r), _num(r.get("fid_inf"), 1)]
+            if equal_n
+            else [_num(r.get("fid"), 1)]
+        )
         rows.append(
             [
                 f"{name} ({t['arch']}, {t['channels']} ch)",
                 f"{_num(t['minutes'], 1)} min, {where}",
                 _num(t["kimg"], 1),
-                _num(r.get("fid"), 1),
-                _num(r.get("kid_mean"), 2),
-                _num(r.get("precision")),
-                _num(r.get("recall")),
-                _num(r.get("density")),
-                _num(r.get("coverage")),
-                _num(r.get("ms_ssim"), 3),
+                *fid,
+                *(_num(r.get(k), _digits(k)) for k in realism),
                 _num(mem.get("ct_statistic"), 1),
                 "–" if mem.get("n_near_duplicates") is None else str(mem["n_near_duplicates"]),
                 cas_s,
             ]
         )
     f = results["floor"]
+    floor_fid = (
+        [str(f.get("n")), _fid_cell({k: f.get(k) for k in ("fid", "fid_ci_low", "fid_ci_high")}),
+         _num(f.get("fid_inf"), 1)]
+        if equal_n
+        else [_num(f.get("fid"), 1)]
+    )  # fmt: skip
     rows.append(
         [
             "real vs real (floor)",
             "",
             "",
-            _num(f.get("fid"), 1),
-            _num(f.get("kid_mean"), 2),
-            _num(f.get("precision")),
-            _num(f.get("recall")),
-            _num(f.get("density")),
-            _num(f.get("coverage")),
-            _num(f.get("ms_ssim"), 3),
+            *floor_fid,
+            *(_num(f.get(k), _digits(k)) for k in realism),
             "",
             "",
             "1 (by definition)",
@@ -144,11 +146,42 @@ def render_generators_table(results: dict[str, Any]) -> str:
     return _markdown(header, rows)
 
 
+def _digits(key: str) -> int:
+    return {"kid_mean": 2, "ms_ssim": 3}.get(key, 2)
+
+
+def render_structures_table(results: dict[str, Any]) -> str:
+    """Prevalence of each fine structure (share of images, 95 % Wilson interval): the real
+    training images, then each generator's final sample; the detectors' validated precision and
+    recall as the last row. Empty for results without a structures audit."""
+    real = results.get("structures_real")
+    if not real:
+        return ""
+    header = ["images", "n", *STRUCTURES]
+    rows = [["real (train)", str(real.get("n")), *(_share(real, s) for s in STRUCTURES)]]
+    for name, g in results["generators"].items():
+        st = g.get("structures") or {}
+        rows.append([name, str(st.get("n")), *(_share(st, s) for s in STRUCTURES)])
+    det = results.get("structures_detectors") or {}
+    cells = [
+        f"{_num((det.get(s) or {}).get('precision'))} / {_num((det.get(s) or {}).get('recall'))}"
+        for s in STRUCTURES
+    ]
+    rows.append([f"detector precision / recall ({det.get('probe_size_px')} px)", "", *cells])
+    return _markdown(header, rows)
+
+
+def _share(st: dict[str, Any], s: str) -> str:
+    if st.get(s) is None:
+        return "–"
+    return f"{_num(st[s])} [{_num(st.get(f'{s}_ci_low'))}, {_num(st.get(f'{s}_ci_high'))}]"
+
+
 def render_per_class_table(results: dict[str, Any]) -> str:
     """Per class, each generator and the class's real-vs-real floor: FID, recall, coverage and
     within-class MS-SSIM (diversity: lower = more varied; the floor is the real images' own)."""
-    keys = ("fid", "recall", "coverage", "ms_ssim")
-    header = ["class", "generator", "FID", "recall", "coverage", "MS-SSIM"]
+    keys = keys_in("per_class")
+    header = ["class", "generator", *(label(k) for k in keys)]
     rows = []
     gens = results["generators"]
     for c in results["classes"]:
@@ -190,17 +223,23 @@ def render_generators_sentence(results: dict[str, Any]) -> str:
         )
     if cas_w:
         parts.append(f"highest CAS: {cas_w} ({_num(results['generators'][cas_w]['cas']['cas'])})")
-    return "In the baseline classifier's features, " + "; ".join(parts) + "." if parts else ""
+    if not parts:
+        return ""
+    first = next(iter(results["generators"].values()))["realism"]
+    if first.get("features") in (None, "domain"):
+        where = "In the baseline classifier's features, "
+    else:
+        where = f"In {first.get('features_id') or first['features']} features, at equal n, "
+    return where + "; ".join(parts) + "."
 
 
 def render_generators_markdown(results: dict[str, Any]) -> str:
-    return "\n\n".join(
-        [
-            render_generators_table(results),
-            render_per_class_table(results),
-            render_generators_sentence(results),
-        ]
-    )
+    parts = [render_generators_table(results), render_per_class_table(results)]
+    structures = render_structures_table(results)
+    if structures:
+        parts.append(structures)
+    parts.append(render_generators_sentence(results))
+    return "\n\n".join(parts)
 
 
 def _markdown(header: list[str], rows: list[list[str]]) -> str:

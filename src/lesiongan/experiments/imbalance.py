@@ -225,10 +225,11 @@ def variant_sample(
 
 
 def audit_config(baseline: Path) -> Any:
-    """A variant's realism audit: in the features of the real-only baseline (first seed)."""
+    """A variant's realism audit: in the frozen ImageNet features (the default extractor; the
+    baseline run is kept as an argument for the plan's ordering)."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig(features="domain", classifier=str(baseline))
+    return RealismConfig()
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:

@@ -80,13 +80,14 @@ class SampleTask:
 
 @dataclass(frozen=True)
 class AuditTask:
-    """An ``eval realism|memorization`` of a synthetic directory against the dataset."""
+    """An ``eval realism|memorization|structures`` of a synthetic directory against the
+    dataset."""
 
-    kind: str  # realism | memorization
+    kind: str  # realism | memorization | structures
     dataset: Path
     synthetic: Path
     out: Path
-    config: Any  # RealismConfig | MemorizationConfig
+    config: Any  # RealismConfig | MemorizationConfig | StructuresConfig
 
     def state(self) -> str:
         return open_stage(self.out, self.config, [self.dataset, self.synthetic]).state
@@ -94,7 +95,11 @@ class AuditTask:
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         from lesiongan.evaluate import run as audits
 
-        fn = {"realism": audits.run_realism, "memorization": audits.run_memorization}[self.kind]
+        fn = {
+            "realism": audits.run_realism,
+            "memorization": audits.run_memorization,
+            "structures": audits.run_structures,
+        }[self.kind]
         fn(self.dataset, self.synthetic, self.out, self.config, progress=progress)
 
 

@@ -21,6 +21,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 import lesiongan
 from lesiongan.data.manifest import load_dataset
 from lesiongan.errors import LesionganError
+from lesiongan.evaluate import metrics as registry
+from lesiongan.evaluate.structures import STRUCTURES
 from lesiongan.experiments import figures
 from lesiongan.experiments.aggregate import read_test_predictions
 from lesiongan.utils.outdir import write_text_atomic
@@ -32,36 +34,16 @@ TABLE_KEYS = (
     "macro_auc",
     "melanoma_auc",
 )
-AUDIT_KEYS = {
+AUDIT_KEYS = {  # what the audit section shows of each audit: the registry's keys
     "realism": (
         "features",
-        "fid",
-        "fid_floor",
-        "kid_mean",
-        "kid_mean_floor",
-        "precision",
-        "precision_floor",
-        "recall",
-        "recall_floor",
-        "density",
-        "coverage",
-        "swd",
-        "swd_floor",
-        "ms_ssim",
-        "ms_ssim_floor",
+        "features_id",
+        "n",
+        *registry.with_floor_and_classes(registry.keys("realism"), ()),
     ),
-    "memorization": (
-        "features",
-        "ct_statistic",
-        "authenticity",
-        "n_near_duplicates",
-        "nn_distance_ratio",
-    ),
-    "hair": (
-        "hair_fraction_real_mean",
-        "hair_fraction_synthetic_mean",
-        "hair_fraction_wasserstein",
-    ),
+    "memorization": ("features", "features_id", *registry.keys("memorization")),
+    "hair": registry.keys("hair"),
+    "structures": ("features_id", "image_size_px", *registry.keys("structures")),
 }
 
 
@@ -191,13 +173,7 @@ def _paired_rows(paired: dict[str, Any], keys: list[str]) -> list[dict[str, Any]
     ]
 
 
-VARIANT_REALISM = (
-    ("fid", "FID"),
-    ("kid_mean", "KID"),
-    ("precision", "precision"),
-    ("recall", "recall"),
-    ("coverage", "coverage"),
-)
+VARIANT_REALISM = tuple((k, registry.label(k)) for k in registry.keys_in("table"))
 
 
 def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
@@ -268,10 +244,29 @@ def _audit(exp_dir: Path) -> list[dict[str, Any]]:
             {
                 "kind": kind,
                 "rows": [(k, m[k]) for k in keys if k in m],
+                "table": _structures_table(m) if kind == "structures" else None,
                 "images": [(p.name, _uri(p.read_bytes())) for p in pngs],
             }
         )
     return out
+
+
+def _structures_table(m: dict[str, Any]) -> dict[str, Any]:
+    """The prevalence table: real and synthetic rows, one column per structure."""
+    rows = []
+    for side in ("real", "synthetic"):
+        cells = []
+        for s in STRUCTURES:
+            k = f"prevalence_{s}_{side}"
+            cells.append(f"{fmt(m.get(k), 2)} [{fmt(m.get(f'{k}_ci_low'), 2)}, "
+                         f"{fmt(m.get(f'{k}_ci_high'), 2)}]")  # fmt: skip
+        rows.append([f"{side} (n={m.get(f'n_{side}')})", *cells])
+    det = [
+        f"{fmt(m.get(f'detector_{s}_precision'), 2)} / {fmt(m.get(f'detector_{s}_recall'), 2)}"
+        for s in STRUCTURES
+    ]
+    rows.append([f"detector precision / recall ({m.get('probe_size_px')} px)", *det])
+    return {"header": ["images", *STRUCTURES], "rows": rows}
 
 
 def _turing(exp_dir: Path) -> dict[str, Any] | None:

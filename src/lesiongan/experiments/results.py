@@ -24,6 +24,7 @@ from typing import Any
 
 from lesiongan.data.manifest import PreparedDataset
 from lesiongan.data.synthetic import read_info
+from lesiongan.evaluate.metrics import keys_in, with_floor_and_classes
 from lesiongan.experiments.aggregate import classification_accuracy_score
 from lesiongan.experiments.config import ExperimentBase, ImbalanceConfig, uses_synthetic
 from lesiongan.experiments.records import (
@@ -127,20 +128,12 @@ def dataset_summary(path: Path, ds: PreparedDataset) -> dict[str, Any]:
     }
 
 
+# what the results keep of a variant's realism audit (the registry's table keys, each with its
+# real-vs-real floor; audits at equal n also FID's interval and n)
 REALISM_KEYS = (
-    "fid",
-    "fid_floor",
-    "kid_mean",
-    "kid_mean_floor",
-    "precision",
-    "precision_floor",
-    "recall",
-    "recall_floor",
-    "density",
-    "coverage",
-    "coverage_floor",
-    "ms_ssim",
-    "ms_ssim_floor",
+    "features_id",
+    "n",
+    *with_floor_and_classes((*keys_in("table"), "fid_ci_low", "fid_ci_high"), ()),
 )
 
 
@@ -168,7 +161,7 @@ def variant_results(
             )
             if (audit / "metrics.json").is_file():
                 m = json.loads((audit / "metrics.json").read_text())
-                item["realism"] = {k: m.get(k) for k in ("features", *REALISM_KEYS)}
+                item["realism"] = {k: m.get(k) for k in ("features", *REALISM_KEYS) if k in m}
             per_gen[g] = item
         if gens == [""]:
             entry.update(per_gen[""])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lesiongan.evaluate import metrics as registry
 from lesiongan.experiments.config import uses_synthetic
 from lesiongan.experiments.verdict_format import (
     DASH,
@@ -48,11 +49,7 @@ DELTA_COLUMNS = (
     ("balanced_accuracy", "Δ balanced accuracy"),
     ("sensitivity_melanoma", "Δ melanoma sensitivity"),
 )
-REALISM_COLUMNS = (
-    ("fid", "FID (floor)"),
-    ("recall", "recall (floor)"),
-    ("coverage", "coverage (floor)"),
-)
+REALISM_COLUMNS = tuple((k, f"{registry.label(k)} (floor)") for k in registry.keys_in("verdict"))
 VERDICT_METRICS = (
     ("balanced_accuracy", "balanced accuracy"),
     ("sensitivity_melanoma", "melanoma sensitivity"),
@@ -100,6 +97,8 @@ def render_verdict_table(results: dict[str, Any]) -> str:
     out = _markdown(header, rows)
     variants = results.get("variants") or {}
     if variants:
+        realism = {n: v.get("realism") or {} for n, v in variants.items()}
+        registry.check_comparable(realism, "variants")
         header = ["variant", "selection", *(t for _, t in REALISM_COLUMNS), "CAS [95 % CI]"]
         rows = []
         for name, v in variants.items():

@@ -124,15 +124,26 @@ def run_demo(
 
 
 def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
-    """Memorization of the unselected synthetic images in the features of the baseline
-    classifier (``domain``: no pretrained weights needed), into ``experiment/audit/``; the
-    experiment audits each variant's realism itself (``experiment/audit/VARIANT/realism``)."""
-    from lesiongan.evaluate.run import MemorizationConfig, run_memorization
+    """Memorization and fine structures of the unselected synthetic images, in the frozen
+    ImageNet features (the default extractor), into ``experiment/audit/``; the experiment
+    audits each variant's realism itself (``experiment/audit/VARIANT/realism``)."""
+    from lesiongan.evaluate.run import (
+        MemorizationConfig,
+        StructuresConfig,
+        run_memorization,
+        run_structures,
+    )
 
-    clf = plan.experiment_dir / "runs" / "none" / f"seed-{plan.experiment.seeds[0]}"
-    cfg = MemorizationConfig(features="domain", classifier=str(clf))
-    out = plan.experiment_dir / "audit" / "memorization"
+    audit = plan.experiment_dir / "audit"
     with stage("audit memorization") as progress:  # reused when equal (same config)
-        run_memorization(plan.dataset, plan.synthetic, out, cfg, force=force, progress=progress)
+        run_memorization(
+            plan.dataset, plan.synthetic, audit / "memorization", MemorizationConfig(),
+            force=force, progress=progress,
+        )  # fmt: skip
+    with stage("audit structures") as progress:
+        run_structures(
+            plan.dataset, plan.synthetic, audit / "structures", StructuresConfig(),
+            force=force, progress=progress,
+        )  # fmt: skip
     realism = [v.name for v in plan.experiment.variants]
-    return [f"realism ({', '.join(realism)})", "memorization (unselected)"]
+    return [f"realism ({', '.join(realism)})", "memorization, structures (unselected)"]
