@@ -5,6 +5,7 @@ Paths in a config are relative to the current directory; ``--set dataset=PATH`` 
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -25,9 +26,22 @@ DEFAULT_STRATEGIES = [
 ]
 
 
+# "synthetic-add-R": the dose-response sweep, synthetic : real = R for the minority classes
+_ADD = re.compile(r"synthetic-add-(\d+(?:\.\d+)?)")
+
+
 def expand_strategy(name: str) -> str:
     """An experiment's strategy name -> the ``classify --strategy`` it runs."""
+    m = _ADD.fullmatch(name)
+    if m:
+        return "+".join(parse_strategy("synthetic-add"))
     return "+".join(parse_strategy(STRATEGY_ALIASES.get(name, name)))
+
+
+def strategy_settings(name: str) -> dict[str, Any]:
+    """ClassifyConfig keys an experiment's strategy name sets besides ``strategy``."""
+    m = _ADD.fullmatch(name)
+    return {"sampler": {"add_ratio": float(m[1])}} if m else {}
 
 
 class GanStage(Config):
@@ -117,9 +131,12 @@ class ClassifierRunsConfig(Config):
         return v
 
     def classify_config(self, strategy: str, seed: int) -> ClassifyConfig:
+        extra = strategy_settings(strategy)
+        sampler = {**(self.classify.get("sampler") or {}), **(extra.get("sampler") or {})}
         return ClassifyConfig.model_validate(
             {
                 **self.classify,
+                **({"sampler": sampler} if sampler else {}),
                 "strategy": expand_strategy(strategy),
                 "seed": seed,
                 "bootstrap": self.bootstrap,
@@ -157,6 +174,8 @@ class VariantConfig(Config):
     # classifier / realism: the real-only strategy of this experiment whose first-seed run
     # selects (it saw the train split only: the leakage guard checks it)
     classifier: str | None = None
+    # the experiment's strategies that use synthetic images to run on this set (default: all)
+    strategies: list[str] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VariantConfig:
@@ -214,7 +233,14 @@ class ImbalanceConfig(ExperimentBase):
         if len(set(names)) != len(names):
             raise ValueError("variant names must be distinct")
         real_only = [s for s in self.strategies if not uses_synthetic(s)]
+        with_syn = [s for s in self.strategies if uses_synthetic(s)]
         for v in self.variants:
+            unknown = [s for s in v.strategies or [] if s not in with_syn]
+            if unknown:
+                raise ValueError(
+                    f"variant {v.name}: {unknown[0]!r} is not one of the experiment's strategies "
+                    f"that use synthetic images ({', '.join(with_syn) or 'none listed'})"
+                )
             if v.classifier and v.classifier not in real_only:
                 raise ValueError(
                     f"variant {v.name}: classifier must be a real-only strategy of this "
@@ -228,7 +254,7 @@ class ImbalanceConfig(ExperimentBase):
             raise ValueError("cas and audit need the real-only baseline 'none' in strategies")
         if self.finetune:
             known = set(self.strategies) | {
-                f"{s}@{v.name}" for s in self.strategies if uses_synthetic(s) for v in self.variants
+                f"{s}@{v.name}" for v in self.variants for s in v.strategies or with_syn
             }
             for name in self.finetune.cells:
                 if name not in known:

@@ -28,6 +28,7 @@ from lesiongan.experiments.config import (
     ImbalanceConfig,
     VariantConfig,
     expand_strategy,
+    strategy_settings,
     uses_synthetic,
 )
 from lesiongan.experiments.jobs import (
@@ -149,10 +150,13 @@ def finetune_cells(
             continue
         where = f"ft-{name}/{generator}" if generator else f"ft-{name}"
         for seed in cfg.finetune.seeds:
+            extra = strategy_settings(strategy)
+            sampler = {**(cfg.classify.get("sampler") or {}), **(extra.get("sampler") or {})}
             clf = ClassifyConfig.model_validate(
                 {
                     **cfg.classify,
                     **cfg.finetune.classify,
+                    **({"sampler": sampler} if sampler else {}),
                     "strategy": expand_strategy(strategy),
                     "seed": seed,
                     "bootstrap": cfg.bootstrap,
@@ -275,7 +279,8 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                         (*after, f"{BASELINE}/{first}"),
                     )
                 )
-            strategies = with_syn + (["synthetic-only"] if cfg.cas else [])
+            mine = [s for s in with_syn if v.strategies is None or s in v.strategies]
+            strategies = mine + (["synthetic-only"] if cfg.cas else [])
             v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name, g)
             jobs += cell_jobs(v_cells, after)
             cells += v_cells
