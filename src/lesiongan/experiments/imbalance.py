@@ -38,6 +38,7 @@ from lesiongan.experiments.jobs import (
     Plan,
     SampleTask,
     cell_jobs,
+    features_job,
     read_metrics,
 )
 from lesiongan.experiments.records import RunRecord
@@ -246,7 +247,11 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
     real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
     with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
     cells = build_cells(cfg, dataset, runs, None, real_only)
-    jobs += cell_jobs(cells)
+    clf = cfg.classify_config(real_only[0] if real_only else "none", cfg.seeds[0])
+    feats = features_job("features/dataset", dataset, None, out / "features" / "dataset", clf)
+    base = (feats.key,) if feats else ()
+    jobs += [feats] if feats else []
+    jobs += cell_jobs(cells, base)
     per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
     first = f"seed-{cfg.seeds[0]}"
     trained = {j.out: j.key for j in jobs if j.stage == "gan"}
@@ -259,8 +264,13 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                 (f"{v.classifier}/{first}",) if v.classifier else ()
             )
             task = SampleTask(gan_run, syn, sample_cfg)
-            jobs.append(Job(f"sample/{v.name}{sub}", "sample", syn, task, deps))
+            jobs.append(Job(f"sample/{v.name}{sub}", "sample", syn, task, deps + base))
             after = (f"sample/{v.name}{sub}",)
+            fkey = f"features/{v.name}{sub}"
+            fjob = features_job(fkey, dataset, syn, out / "features" / v.name / g, clf, after)
+            if fjob:
+                jobs.append(fjob)
+                after = (*after, fkey, *base)
             if cfg.audit:
                 audit = (
                     out / "audit" / v.name / g / "realism"
@@ -288,7 +298,7 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
             jobs += cell_jobs(ft, after)
             cells += ft
     ft_real = finetune_cells(cfg, dataset, runs, None, "", "")
-    jobs += cell_jobs(ft_real)
+    jobs += cell_jobs(ft_real, base)
     cells += ft_real
 
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from lesiongan.config import Config
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.cells import Cell, cell_status
 from lesiongan.utils.stage import open_stage
@@ -170,3 +171,62 @@ def run_job(task: Any) -> str:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     task()
     return task.state()
+
+
+class FeaturesConfig(Config):
+    """What a features job caches: the cached path's feature spec, for these directories."""
+
+    feature_spec: str
+    dataset: str
+    synthetic: str | None = None
+
+
+@dataclass(frozen=True)
+class FeaturesTask:
+    """The cached path's frozen features of a dataset (and a synthetic set), computed once with
+    every core before the cells that read them run in parallel workers (which would otherwise
+    compute the same matrices side by side). ``out`` records what was cached."""
+
+    dataset: Path
+    synthetic: Path | None
+    out: Path
+    classify: Any  # ClassifyConfig (mode: cached)
+
+    def config(self) -> FeaturesConfig:
+        from lesiongan.classify.inputs import feature_spec
+
+        size = self.classify.image_size or 0
+        return FeaturesConfig(
+            feature_spec=feature_spec(self.classify, size).id if size else f"{self.classify.model}",
+            dataset=str(Path(self.dataset).resolve()),
+            synthetic=str(Path(self.synthetic).resolve()) if self.synthetic else None,
+        )
+
+    def state(self) -> str:
+        inputs = [self.dataset] + ([self.synthetic] if self.synthetic else [])
+        return open_stage(self.out, self.config(), inputs).state
+
+    def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
+        from lesiongan.classify.features import precompute_features
+        from lesiongan.config import save_config
+        from lesiongan.utils.outdir import atomic_output_dir
+
+        cfg = self.config()
+        inputs = [self.dataset] + ([self.synthetic] if self.synthetic else [])
+        if open_stage(self.out, cfg, inputs).is_done:
+            return
+        done = precompute_features(
+            self.dataset, self.classify, self.synthetic, workers=workers, progress=progress
+        )
+        with atomic_output_dir(self.out, inputs) as tmp:
+            save_config(cfg, tmp / "config.yaml")
+            (tmp / "features.json").write_text(json.dumps(done, indent=2) + "\n")
+
+
+def features_job(
+    key: str, dataset: Path, synthetic: Path | None, out: Path, classify: Any, after: tuple = ()
+) -> Job | None:
+    """The features job of a set of cells on the cached path (None on any other path)."""
+    if getattr(classify, "mode", "finetune") != "cached":
+        return None
+    return Job(key, "features", out, FeaturesTask(dataset, synthetic, out, classify), after)

@@ -39,7 +39,14 @@ from lesiongan.experiments.imbalance import (
     build_cells,
     gan_job,
 )
-from lesiongan.experiments.jobs import Job, Plan, SampleTask, cell_jobs, read_metrics
+from lesiongan.experiments.jobs import (
+    Job,
+    Plan,
+    SampleTask,
+    cell_jobs,
+    features_job,
+    read_metrics,
+)
 from lesiongan.experiments.records import RunRecord
 from lesiongan.experiments.results import (
     CALL_ENDPOINTS,
@@ -221,6 +228,11 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
         data_task = FractionTask(dataset, sub, tuple(int(i) for i in keep), f)
         jobs.append(Job(f"{tag}/data", "data", sub, data_task))
         after = (f"{tag}/data",)
+        clf = cfg.classify_config(real_only[0] if real_only else "none", cfg.seeds[0])
+        fjob = features_job(f"{tag}/features", sub, None, out / "features" / tag, clf, after)
+        if fjob:
+            jobs.append(fjob)
+            after = (*after, fjob.key)
         cells = build_cells(cfg, sub, runs, None, real_only)
         if with_syn:
             kept = [train[i] for i in keep]
@@ -238,16 +250,28 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
                 key = f"{tag}/sample/{g}" if g else f"{tag}/sample"
                 deps = after + ((trained[run],) if run in trained else ())
                 jobs.append(Job(key, "sample", syn, SampleTask(run, syn, sample_cfg), deps))
+                g_after = (*after, key)
+                fdir = out / "features" / tag / (f"gan-{g}" if g else "gan")
+                fjob = features_job(f"{tag}/features/gan{g}", sub, syn, fdir, clf, g_after)
+                if fjob:
+                    jobs.append(fjob)
+                    g_after = (*g_after, fjob.key)
                 g_cells = build_cells(cfg, sub, runs, syn, with_syn, "gan", g)
-                jobs += cell_jobs(g_cells, (key,), f"{tag}/")
+                jobs += cell_jobs(g_cells, g_after, f"{tag}/")
                 cells += g_cells
             kept_idx = set(keep.tolist())
             left_out = tuple(i for i in range(len(train)) if i not in kept_idx)
             if cfg.oracle and left_out:
                 odir = out / tag / "oracle"
                 jobs.append(Job(f"{tag}/oracle", "data", odir, OracleTask(dataset, odir, left_out)))
+                o_after = (*after, f"{tag}/oracle")
+                fdir = out / "features" / tag / "oracle"
+                fjob = features_job(f"{tag}/features/oracle", sub, odir, fdir, clf, o_after)
+                if fjob:
+                    jobs.append(fjob)
+                    o_after = (*o_after, fjob.key)
                 o_cells = build_cells(cfg, sub, runs, odir, with_syn, "oracle")
-                jobs += cell_jobs(o_cells, (*after, f"{tag}/oracle"), f"{tag}/")
+                jobs += cell_jobs(o_cells, o_after, f"{tag}/")
                 cells += o_cells
         jobs += cell_jobs(cells[: len(real_only) * len(cfg.seeds)], after, f"{tag}/")
         fractions.append((f, int(keep.size), cells))

@@ -150,7 +150,9 @@ def _submit_group(
 ) -> list[Any]:
     import submitit
 
-    res: SlurmResources = getattr(launcher, group[0].stage)
+    # gan / sample / classify have their own resources; the other short serial jobs (data,
+    # features, audit) run with the sampling jobs' resources
+    res: SlurmResources = getattr(launcher, group[0].stage, launcher.sample)
     executor = submitit.AutoExecutor(folder=folder, cluster="slurm")
     extra = dict(res.slurm_additional_parameters)
     if deps:
