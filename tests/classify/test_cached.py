@@ -14,6 +14,7 @@ import torch
 from clf_helpers import make_synthetic_dir
 
 from lesiongan.backbones import features as bf
+from lesiongan.classify import features as cf
 from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.data import load_images, normalize
 from lesiongan.classify.features import fold_standardizer, precompute_features
@@ -65,6 +66,8 @@ def test_a_cached_run_writes_the_contract_and_a_loadable_model(
     assert precomputed["dataset"] == len(load_dataset(tiny_dataset).rows)
     # precomputed: the run reads the cache and never runs the backbone on images
     monkeypatch.setattr(bf, "extract", lambda *a, **k: pytest.fail("features recomputed"))
+    # nor builds the backbone for them (only model.pt, which folds the head into it, needs it)
+    monkeypatch.setattr(cf, "build_backbone", lambda *a, **k: pytest.fail("backbone built"))
     cfg = ClassifyConfig(**CACHED, tta_views=1)
     out = run_classify(tiny_dataset, tmp_path / "run", cfg, workers=1).run_dir
     m = json.loads((out / "metrics.json").read_text())
@@ -100,6 +103,7 @@ def test_a_cached_run_writes_the_contract_and_a_loadable_model(
         "synthetic-only",
         "cased",
         "synthetic-balance+soft-label",
+        "synthetic-add+class-weight",
     ],
 )
 def test_every_strategy_runs_on_the_cached_path(
@@ -170,6 +174,7 @@ def test_fold_standardizer_is_exact() -> None:
         ({"model": "efficientnet_lite0", "image_size": 16}, "takes 32 to 1024 px"),
         ({"model": "efficientnet_lite0", "head_warmup_epochs": 20}, "head_warmup_epochs"),
         ({"augment.crop": [0.5, 1.5]}, "crop must be"),
+        ({"sampler.add_ratio": 0}, "sampler.add_ratio"),
     ],
 )
 def test_bad_options_are_one_line(sets: dict, message: str) -> None:

@@ -17,7 +17,7 @@ from lesiongan.classify.models import load_classifier
 from lesiongan.classify.run import run_classify
 from lesiongan.data.manifest import load_dataset
 from lesiongan.data.synthetic import LeakageError
-from lesiongan.errors import ConfigError, DataError
+from lesiongan.errors import ConfigError, DataError, LesionganError
 
 FAST = {"image_size": 16, "epochs": 2, "batch_size": 8, "bootstrap": 50}
 MINORITY = {"melanoma": 10, "seborrheic_keratosis": 10, "nevus": 4}
@@ -171,6 +171,30 @@ def test_resume_continues_bit_identically(
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_run_from_before_an_option_existed_resumes(tiny_dataset: Path, tmp_path: Path) -> None:
+    """A checkpoint written before ``sampler.add_ratio`` existed resumes (the new key reads as
+    its default); a key that really differs is still refused, by name."""
+    cfg = ClassifyConfig(strategy="oversample", **FAST)
+    run_classify(tiny_dataset, tmp_path / "part", cfg, stop_after_epochs=1)
+    ckpt = tmp_path / "part" / "checkpoints" / "last.pt"
+    payload = torch.load(ckpt, weights_only=True)
+    del payload["config"]["sampler"]["add_ratio"]
+    del payload["state"]["sampler"]["params"]["add_ratio"]
+    torch.save(payload, ckpt)
+    config_yaml = tmp_path / "part" / "config.yaml"
+    text = config_yaml.read_text()
+    assert "add_ratio" in text
+    config_yaml.write_text("".join(x for x in text.splitlines(True) if "add_ratio" not in x))
+    payload["config"]["lr"] = 0.5
+    torch.save(payload, tmp_path / "other.pt")
+    resumed = run_classify(tiny_dataset, tmp_path / "part", cfg, resume=True)
+    assert resumed.done
+    run_classify(tiny_dataset, tmp_path / "again", cfg, stop_after_epochs=1)
+    (tmp_path / "other.pt").replace(tmp_path / "again" / "checkpoints" / "last.pt")
+    with pytest.raises(LesionganError, match=r"written with other settings \(lr differ\)"):
+        run_classify(tiny_dataset, tmp_path / "again", cfg, resume=True)
+
+
 def test_leakage_guard_refuses_before_training(tiny_dataset: Path, tmp_path: Path, cli) -> None:
     leaky = make_synthetic_dir(tmp_path / "leaky", tiny_dataset, MINORITY, gan_images="test")
     cfg = ClassifyConfig(strategy="synthetic-balance", **FAST)
@@ -192,8 +216,9 @@ def test_leakage_guard_refuses_before_training(tiny_dataset: Path, tmp_path: Pat
 
 
 def test_input_errors(tiny_dataset: Path, synthetic: Path, tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="pass --synthetic"):
-        run_classify(tiny_dataset, tmp_path / "a", ClassifyConfig(strategy="cased", **FAST))
+    for strategy in ("cased", "synthetic-add"):
+        with pytest.raises(ConfigError, match="pass --synthetic"):
+            run_classify(tiny_dataset, tmp_path / "a", ClassifyConfig(strategy=strategy, **FAST))
     no_scores = make_synthetic_dir(tmp_path / "ns", tiny_dataset, MINORITY, real_scores=False)
     with pytest.raises(DataError, match=r"real_scores\.csv: missing"):
         run_classify(

@@ -158,6 +158,54 @@ def test_synthetic_ratio_gives_each_class_the_synthetic_fraction() -> None:
     assert class_counts(pool, idx, synthetic=False).tolist() == list(REAL)
 
 
+@pytest.mark.parametrize(("add_ratio", "added"), [(0.5, [0, 6, 4]), (2.0, [0, 24, 16])])
+def test_synthetic_add_gives_each_minority_class_add_ratio_times_its_real_count(
+    add_ratio: float, added: list[int]
+) -> None:
+    pool = make_pool()  # real (40, 12, 8), synthetic (20, 50, 10)
+    sampler = build_sampler(pool, "synthetic-add", SamplerParams(add_ratio=add_ratio), seed=1)
+    for epoch in (0, 3):
+        idx = sampler.epoch_indices(epoch)
+        assert class_counts(pool, idx, synthetic=False).tolist() == list(REAL)
+        assert class_counts(pool, idx, synthetic=True).tolist() == added  # the majority: none
+    u = uses(idx)
+    assert all(u[i] == 1 for i in pool.indices(1, synthetic=True) if i in u)  # distinct
+    class2 = [u.get(i, 0) for i in pool.indices(2, synthetic=True)]
+    if added[2] > 10:  # 16 of 10 images: each once or twice
+        assert min(class2) == 1 and max(class2) == 2
+    else:
+        assert max(class2) == 1
+
+
+def test_synthetic_add_combines_with_class_weight_and_soft_label() -> None:
+    pool = make_pool()
+    params = SamplerParams(add_ratio=1.0)
+    sampler = build_sampler(pool, "synthetic-add+class-weight+soft-label", params, seed=2)
+    idx = sampler.epoch_indices(0)
+    assert class_counts(pool, idx).tolist() == [40, 24, 16]
+    w = sampler.loss_weights(idx)
+    per_class = np.bincount(pool.labels[idx], weights=w, minlength=3)
+    np.testing.assert_allclose(per_class, per_class[0])  # class-weight evens the rest
+    syn = idx[pool.is_synthetic[idx]]
+    real_scores = pool.d_score[~pool.is_synthetic]
+    soft = soft_targets(pool.labels[syn], pool.d_score[syn], 3, real_scores)
+    np.testing.assert_allclose(sampler.targets(syn), soft)  # soft targets on synthetic items
+    assert (soft.max(axis=1) < 1).any()
+    real = idx[~pool.is_synthetic[idx]]
+    assert (sampler.targets(real).max(axis=1) == 1).all()
+    with pytest.raises(ValueError, match="add_ratio must be > 0"):
+        SamplerParams(add_ratio=0.0)
+
+
+def test_synthetic_add_is_refused_without_synthetic_images() -> None:
+    no_syn = build_pool(np.repeat(np.arange(3), REAL), 3)
+    with pytest.raises(ValueError, match="synthetic-add needs synthetic images of class 1"):
+        build_sampler(no_syn, "synthetic-add")
+    # a class that gets none (the majority) may lack synthetic images
+    only_minority = make_pool(syn=(0, 5, 5))
+    assert build_sampler(only_minority, "synthetic-add").epoch_indices(0).size == 60 + 20
+
+
 def test_synthetic_only_is_every_synthetic_image_once() -> None:
     pool = make_pool()
     idx = build_sampler(pool, "synthetic-only").epoch_indices(0)
@@ -209,7 +257,14 @@ def test_class_weight_alone_weights_the_real_epoch() -> None:
 
 @pytest.mark.parametrize(
     "strategy",
-    ["synthetic-balance", "synthetic-ratio", "synthetic-only", "cased", "synthetic-pretrain"],
+    [
+        "synthetic-balance",
+        "synthetic-ratio",
+        "synthetic-only",
+        "cased",
+        "synthetic-pretrain",
+        "synthetic-add",
+    ],
 )
 def test_strategies_needing_synthetic_images_name_the_missing_class(strategy: str) -> None:
     pool = make_pool(syn=(5, 5, 0))
@@ -440,3 +495,13 @@ def test_static_resume_checks_strategy() -> None:
     np.testing.assert_array_equal(a.epoch_indices(6), b.epoch_indices(6))
     with pytest.raises(ValueError, match="strategy"):
         build_sampler(pool, "synthetic-balance", seed=2).load_state_dict(a.state_dict())
+
+
+def test_a_state_saved_before_an_option_existed_resumes_at_its_default() -> None:
+    pool = make_pool()
+    state = build_sampler(pool, "synthetic-balance", seed=2).state_dict()
+    del state["params"]["add_ratio"]  # as a run saved before synthetic-add had it
+    build_sampler(pool, "synthetic-balance", seed=2).load_state_dict(state)
+    with pytest.raises(ValueError, match="params"):
+        other = build_sampler(pool, "synthetic-add", SamplerParams(add_ratio=2.0), seed=2)
+        other.load_state_dict({**state, "strategy": "synthetic-add"})

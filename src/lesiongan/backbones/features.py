@@ -118,10 +118,13 @@ def file_features(
     device: torch.device | None = None,
     workers: int | None = None,
     progress: ProgressFn | None = None,
-    net: torch.nn.Module | None = None,
+    net: torch.nn.Module | Callable[[], torch.nn.Module] | None = None,
 ) -> np.ndarray:
     """Features (``views x N x D``) of image files read at ``spec.image_size``, from the cache
-    when there, else computed with the backbone's ImageNet weights and cached."""
+    when there, else computed with the backbone's ImageNet weights and cached.
+
+    ``net``: the backbone to compute with, or a function returning it (called only when the
+    cache misses); None builds it then."""
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     fingerprint = files_fingerprint(paths)
@@ -142,6 +145,8 @@ def file_features(
     images = torch.from_numpy(np.stack(arrays))
     if net is None:
         net = build_backbone(spec.backbone, "imagenet").to(device or torch.device("cpu"))
+    elif not isinstance(net, torch.nn.Module):
+        net = net()
     feats = extract(net, images, spec, progress=progress)
     meta = {"spec": spec.id, "n": len(paths), "files": fingerprint, "first": str(paths[0])}
     _save(path, feats, meta)

@@ -63,6 +63,9 @@ class SamplerConfig(Config):
     # synthetic-pretrain: share of the epochs (the first ones, rounded to whole epochs) that add
     # synthetic images as synthetic-balance does; the rest train on the real images only
     pretrain_fraction: float = Field(0.75, ge=0, le=1)
+    # synthetic-add: every class smaller than the largest real class gets add_ratio x its real
+    # count of synthetic images (synthetic : real = add_ratio there); the largest class none
+    add_ratio: float = Field(1.0, gt=0)
 
 
 class ClassifyConfig(Config):
@@ -161,6 +164,7 @@ class ClassifyConfig(Config):
             max_reuse=s.max_reuse,
             rescore_every=s.rescore_every,
             pretrain_epochs=self.pretrain_epochs(),
+            add_ratio=s.add_ratio,
         )
 
     def pretrain_epochs(self) -> int:

@@ -60,6 +60,9 @@ class EpochSampler:
         if self.composition == "synthetic-ratio":
             r = self.params.ratio
             return np.rint(real * r / (1.0 - r)).astype(np.int64)
+        if self.composition == "synthetic-add":
+            minority = real < real.max()
+            return np.where(minority, np.rint(real * self.params.add_ratio), 0).astype(np.int64)
         if self.composition == "synthetic-only":
             return np.ones_like(real)  # every class must be sampled
         return np.zeros_like(real)
@@ -110,7 +113,7 @@ class EpochSampler:
         if name == "oversample":
             target = max(r.size for r in real)
             parts = [_take(rng, r, target) for r in real]
-        elif name in ("synthetic-balance", "synthetic-ratio"):
+        elif name in ("synthetic-balance", "synthetic-ratio", "synthetic-add"):
             need = self._need()
             if name == "synthetic-balance" and not self.params.balance_with_replacement:
                 need = np.minimum(need, [s.size for s in syn])
@@ -161,6 +164,9 @@ class EpochSampler:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         mine = EpochSampler.state_dict(self)
+        # options added since the state was saved read as their defaults (old runs resume)
+        defaults = dataclasses.asdict(SamplerParams())
+        state = {**state, "params": {**defaults, **state.get("params", {})}}
         for key, value in mine.items():
             if state.get(key) != value:
                 raise ValueError(f"sampler state has {key}={state.get(key)!r}, expected {value!r}")

@@ -54,10 +54,15 @@ def _features(
     progress: ProgressFn | None,
     cache_dir: Path | None,
 ) -> np.ndarray:
-    """``file_features``, building the backbone only when a matrix is missing from the cache."""
-    if not net:
-        net.append(build_backbone(spec.backbone, "imagenet").to(device))
-    return file_features(paths, spec, cache_dir, device, workers, progress=progress, net=net[0])
+    """``file_features``, building the backbone only when a matrix is missing from the cache
+    (once for all the calls that share ``net``)."""
+
+    def backbone() -> torch.nn.Module:
+        if not net:
+            net.append(build_backbone(spec.backbone, "imagenet").to(device))
+        return net[0]
+
+    return file_features(paths, spec, cache_dir, device, workers, progress=progress, net=backbone)
 
 
 def precompute_features(

@@ -12,11 +12,11 @@ import numpy as np
 
 # a composition decides which items make up an epoch; a modifier changes targets or weights
 COMPOSITIONS = ("none", "oversample", "synthetic-balance", "synthetic-ratio", "cased")
-COMPOSITIONS += ("synthetic-only", "synthetic-pretrain")
+COMPOSITIONS += ("synthetic-only", "synthetic-pretrain", "synthetic-add")
 MODIFIERS = ("class-weight", "soft-label")
 STRATEGIES = COMPOSITIONS + MODIFIERS
 USES_SYNTHETIC = ("synthetic-balance", "synthetic-ratio", "cased", "synthetic-only")
-USES_SYNTHETIC += ("synthetic-pretrain",)
+USES_SYNTHETIC += ("synthetic-pretrain", "synthetic-add")
 _SETS_CLASS_FREQUENCIES = ("oversample", "cased", "synthetic-pretrain")
 
 
@@ -98,6 +98,8 @@ class SamplerParams:
     max_reuse: int = 2  # cased: uses of one synthetic image per epoch
     rescore_every: int = 1  # cased: epochs between full re-scorings of the synthetic pool
     pretrain_epochs: int = 15  # synthetic-pretrain: epochs [0, pretrain_epochs) add synthetic
+    # synthetic-add: synthetic images per real image of each class smaller than the largest
+    add_ratio: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.ratio < 1.0:
@@ -110,6 +112,8 @@ class SamplerParams:
             raise ValueError(f"p_end must be in (0, 1], got {self.p_end}")
         if not 0.0 <= self.synthetic_share <= 1.0 or self.rescore_every < 1:
             raise ValueError("synthetic_share must be in [0, 1] and rescore_every >= 1")
+        if not self.add_ratio > 0.0:
+            raise ValueError(f"add_ratio must be > 0, got {self.add_ratio}")
         if self.pretrain_epochs < 0:
             raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
 

@@ -150,7 +150,12 @@ def _save_checkpoint(out: Path, trainer: ClassifierTrainer) -> None:
 def _load_checkpoint(path: Path, cfg: ClassifyConfig, changed: list[str]) -> dict[str, Any]:
     """The resume file's trainer state, after checking it was written with this config."""
     state = load_state(path, RESUME_FORMAT)
-    diff = [k for k in config_diff(state.get("config") or {}, cfg.model_dump(mode="json"))]
+    saved = state.get("config") or {}
+    try:  # keys added since it was written read as their defaults, as config.yaml's do
+        saved = ClassifyConfig.model_validate(saved).model_dump(mode="json")
+    except ValueError:
+        pass  # keys since removed or renamed: the diff names them
+    diff = [k for k in config_diff(saved, cfg.model_dump(mode="json"))]
     diff = [k for k in diff if k not in changed]
     if diff:
         raise LesionganError(

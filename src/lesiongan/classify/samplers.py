@@ -10,6 +10,8 @@ discriminator's raw score ``d_score`` (higher = more real-looking). Strategies
 - ``synthetic-balance``: all real images plus synthetic ones of each class up to the largest real
   class (distinct while enough exist, else repeated; see ``balance_with_replacement``).
 - ``synthetic-ratio``: all real images plus synthetic ones making up ``ratio`` of each class.
+- ``synthetic-add``: all real images plus, for every class smaller than the largest real class,
+  ``add_ratio`` x its real count of synthetic images (the largest class gets none).
 - ``cased``: :class:`CasedSampler`, a curriculum after CASED (Jesson et al., "CASED: Curriculum
   Adaptive Sampling for Extreme Data Imbalance", MICCAI 2017).
 - ``soft-label``: synthetic images get soft targets from ``d_score`` (:func:`soft_targets`).

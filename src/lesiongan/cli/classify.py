@@ -21,12 +21,12 @@ app = typer.Typer(
 STRATEGY_HELP = (
     "none (imbalanced real data), oversample, class-weight, synthetic-balance (add synthetic "
     "minority images up to the largest class), synthetic-ratio (sampler.ratio of each class "
-    "synthetic), cased (curriculum from balanced synthetic-rich batches to the real "
-    "distribution, hardest synthetic images first), soft-label (synthetic targets softened by "
-    "the discriminator's score), synthetic-only (train on synthetic, test on real), "
-    "synthetic-pretrain (synthetic-balance for the first sampler.pretrain_fraction of the "
-    "epochs, then real images only). Combine "
-    "with '+', e.g. synthetic-balance+class-weight."
+    "synthetic), synthetic-add (sampler.add_ratio x its real count of synthetic images for "
+    "every class smaller than the largest), cased (curriculum from balanced synthetic-rich "
+    "batches to the real distribution, hardest synthetic images first), soft-label (synthetic "
+    "targets softened by the discriminator's score), synthetic-only (train on synthetic, test "
+    "on real), synthetic-pretrain (synthetic-balance for the first sampler.pretrain_fraction of "
+    "the epochs, then real images only). Combine with '+', e.g. synthetic-balance+class-weight."
 )
 
 
