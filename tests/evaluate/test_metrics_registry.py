@@ -56,7 +56,7 @@ def test_a_registered_metric_reaches_every_pair() -> None:
 
 def test_the_consumers_read_their_keys_from_the_registry() -> None:
     from lesiongan.experiments import generators_audit, report, verdict
-    from lesiongan.experiments.imbalance import REALISM_KEYS
+    from lesiongan.experiments.results import REALISM_KEYS
 
     table = registry.keys_in("table")
     assert table == ("fid", "kid_mean", "precision", "recall", "density", "coverage", "ms_ssim")
