@@ -47,6 +47,7 @@ from lesiongan.utils.stage import (
     DONE,
     config_diff,
     load_state,
+    locked_stage,
     open_stage,
     rewrite_config,
     save_state,
@@ -81,6 +82,7 @@ class Inputs:
     root: Path  # the dataset directory; manifest paths are relative to it
 
 
+@locked_stage("out")  # one process trains in a directory; a failed run says so in status.json
 def run_classify(
     dataset: Path,
     out: Path,

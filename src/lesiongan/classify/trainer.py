@@ -28,6 +28,7 @@ from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.data import augment_batch, normalize, to_unit
 from lesiongan.classify.metrics import compute_metrics
 from lesiongan.classify.samplers import CasedSampler, EpochSampler
+from lesiongan.errors import LesionganError
 
 StepFn = Callable[[dict[str, Any]], None]
 
@@ -137,7 +138,10 @@ class ClassifierTrainer:
             weights = torch.as_tensor(self.sampler.loss_weights(idx), dtype=torch.float32)
             loss = (per_sample * weights.to(per_sample.device)).mean()
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch} step {step}")
+                raise LesionganError(
+                    f"training diverged: the loss is {loss.item()} at epoch {epoch + 1} step "
+                    f"{step + 1}; lower lr (now {self.cfg.lr:g})"
+                )
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()

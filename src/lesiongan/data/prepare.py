@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lesiongan.config import Config, save_config
+from lesiongan.config import Config, Seed, save_config
 from lesiongan.data.decode import DecodeResult, DecodeTask, ProgressFn, decode_all
 from lesiongan.data.manifest import ManifestRow, build_dataset_info, save_dataset
 from lesiongan.data.readers import read_source
@@ -40,7 +40,7 @@ class PrepareConfig(Config):
     size: int = Field(256, ge=8, le=4096, description="side of the square output images, px")
     split: Literal["poster", "official"] = "poster"
     test_fraction: float = Field(0.4, gt=0.0, lt=1.0, description="test share for --split poster")
-    seed: int = 0
+    seed: Seed = 0
     format: str = "auto"
     skip_bad: bool = False
 
@@ -113,6 +113,7 @@ def run_prepare(
                     group_id=group_of[im.image_id],
                     source_width=res.width,
                     source_height=res.height,
+                    file_sha256=sha256_file(tmp / _rel_path(im)),
                 )
             )
         if not rows:

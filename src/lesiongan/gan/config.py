@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from lesiongan.config import Config
+from lesiongan.config import Config, Seed
 
 
 def _is_pow2(n: int) -> bool:
@@ -180,7 +180,7 @@ class RuntimeConfig(Config):
 
 
 class GanConfig(Config):
-    seed: int = 0
+    seed: Seed = 0
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
