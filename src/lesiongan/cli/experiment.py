@@ -296,6 +296,8 @@ def aggregate(
     )
     if results["experiment"] == "imbalance":
         print_results(results)
+    elif results["experiment"] == "generators":
+        print_generators(results)
     else:
         print_curve(results)
     out.print(f"report: {exp_dir / 'report.html'}")

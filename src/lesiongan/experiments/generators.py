@@ -21,10 +21,6 @@ GPU) brings its own budget, recorded in the results from its ``status.json``.
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +31,24 @@ from lesiongan.data.manifest import PreparedDataset, load_dataset, split_fingerp
 from lesiongan.data.synthetic import read_info
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import classification_accuracy_score, summarize
-from lesiongan.experiments.cells import Cell, quiet_worker, run_cells, stop_pool
+from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import GeneratorEntry, GeneratorsConfig
 from lesiongan.experiments.imbalance import (
     BASELINE,
     build_cells,
     dataset_summary,
-    open_experiment,
     relative_path,
     require_finished_gan,
 )
-from lesiongan.experiments.stages import StageFn, ensure_gan, ensure_sample, no_progress
+from lesiongan.experiments.jobs import (
+    AuditTask,
+    GanTask,
+    Job,
+    Plan,
+    SampleTask,
+    cell_jobs,
+    read_metrics,
+)
 from lesiongan.gan.checkpoint import list_checkpoints
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.run import load_run_config, read_run_info
@@ -54,7 +57,6 @@ from lesiongan.recipes import resolve_recipe
 from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.utils.stage import DONE, read_status, write_status
 
-CellFn = Callable[[str, str, float, int, int], None]
 # what the results keep of a realism audit (overall; per class with the class name appended)
 REALISM = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "ms_ssim")
 MEMORIZATION = ("ct_statistic", "ct_p_value", "n_near_duplicates", "near_duplicate_fraction")
@@ -75,63 +77,6 @@ def gan_config(cfg: GeneratorsConfig, g: GeneratorEntry) -> GanConfig:
 
 def gan_run_dir(cfg: GeneratorsConfig, g: GeneratorEntry, out: Path) -> Path:
     return Path(g.run) if g.run else out / "gan" / g.name
-
-
-def _train(dataset: Path, run: Path, gcfg: GanConfig, threads: int | None) -> float:
-    import torch
-
-    from lesiongan.gan.run import run_training
-
-    if threads:
-        torch.set_num_threads(threads)
-    start = time.perf_counter()
-    run_training(dataset, run, gcfg, resume=None, force=False)
-    return time.perf_counter() - start
-
-
-def train_generators(
-    cfg: GeneratorsConfig, dataset: Path, out: Path, stage: StageFn, on_done: CellFn | None
-) -> None:
-    """Train (or resume, or reuse) every generator that has a ``config``; ``workers`` at once."""
-    here = [g for g in cfg.generators if not g.run]
-    todo, n = [], 0
-    for g in here:
-        run = gan_run_dir(cfg, g, out)
-        if read_status(run).get("state") == DONE:
-            _train(dataset, run, gan_config(cfg, g), None)  # checks the config; trains nothing
-            n += 1
-            if on_done:
-                on_done(f"gan/{g.name}", "reused", 0.0, n, len(here))
-            continue
-        todo.append((g, run))
-    # one torch thread per generator whenever generators share the machine (workers > 1), even
-    # when only one is left to train (a resumed experiment): equal compute
-    threads = 1 if cfg.workers > 1 else None
-    if cfg.workers <= 1 or len(todo) <= 1:
-        for g, run in todo:
-            start = time.perf_counter()
-            if threads:
-                _train(dataset, run, gan_config(cfg, g), threads)
-            else:
-                ensure_gan(dataset, run, gan_config(cfg, g), False, stage)
-            n += 1
-            if on_done:
-                on_done(f"gan/{g.name}", "trained", time.perf_counter() - start, n, len(here))
-        return
-    pool = ProcessPoolExecutor(
-        max_workers=cfg.workers, mp_context=get_context("spawn"), initializer=quiet_worker
-    )
-    futures = {pool.submit(_train, dataset, run, gan_config(cfg, g), 1): g.name for g, run in todo}
-    try:
-        for fut in as_completed(futures):
-            seconds = fut.result()
-            n += 1
-            if on_done:
-                on_done(f"gan/{futures[fut]}", "trained", seconds, n, len(here))
-    except BaseException:
-        stop_pool(pool)
-        raise
-    pool.shutdown(wait=True)
 
 
 def check_reused_run(run: Path, ds: PreparedDataset) -> None:
@@ -193,98 +138,125 @@ def curve_checkpoints(run: Path, points: int) -> list[tuple[Path, float, float]]
     return sorted(chosen, key=lambda f: f[2])
 
 
-def _sample(cfg: GeneratorsConfig, run: Path, out: Path, n: int, ckpt: Path | None, stage) -> Path:
-    classes = json.loads((run / "run.json").read_text())["classes"]
-    scfg = SampleConfig(
-        per_class={c: n for c in classes},
-        seed=cfg.seed,
-        checkpoint=str(ckpt) if ckpt else None,
-        score_real=False,
+def _sample_config(cfg: GeneratorsConfig, classes: list[str], n: int, ckpt: Path) -> SampleConfig:
+    return SampleConfig(
+        per_class={c: n for c in classes}, seed=cfg.seed, checkpoint=str(ckpt), score_real=False
     )
-    ensure_sample(run, out, scfg, False, stage)
-    return out
 
 
-def _realism(dataset: Path, syn: Path, out: Path, baseline: Path, stage, **kw) -> dict[str, Any]:
-    from lesiongan.evaluate.run import RealismConfig, run_realism
+def _audit_cfg(kind: str, baseline: Path, **kw: Any) -> Any:
+    from lesiongan.evaluate.run import MemorizationConfig, RealismConfig
 
-    rcfg = RealismConfig(features="domain", classifier=str(baseline), **kw)
-    with stage("audit realism") as progress:  # an equal finished audit is reused
-        return run_realism(dataset, syn, out, rcfg, progress=progress)
-
-
-def _memorization(dataset: Path, syn: Path, out: Path, baseline: Path, stage) -> dict[str, Any]:
-    from lesiongan.evaluate.run import MemorizationConfig, run_memorization
-
-    mcfg = MemorizationConfig(features="domain", classifier=str(baseline))
-    with stage("audit memorization") as progress:
-        return run_memorization(dataset, syn, out, mcfg, progress=progress)
+    cls = RealismConfig if kind == "realism" else MemorizationConfig
+    return cls(features="domain", classifier=str(baseline), **kw)
 
 
-def run_generators(
-    cfg: GeneratorsConfig,
-    out: Path,
-    force: bool = False,
-    stage: StageFn = no_progress,
-    on_cell: CellFn | None = None,
-) -> dict[str, Any]:
-    start = time.perf_counter()
+def plan_generators(cfg: GeneratorsConfig, out: Path) -> Plan:
+    """Baseline cells and GANs first; once a GAN has finished, its curve (checkpoints sampled
+    and audited), its final sample, audits and CAS cells (before that: deferred)."""
     out, dataset = Path(out), Path(cfg.dataset)
     ds = load_dataset(dataset)  # a bad dataset fails before anything is written
-    reused = [Path(g.run) for g in cfg.generators if g.run]
-    for g in cfg.generators:  # a bad recipe, key or reused run fails before anything is written
-        if g.config:
-            gan_config(cfg, g)
-        else:
-            check_reused_run(Path(g.run or ""), ds)
-    open_experiment(out, cfg, [dataset, *reused], "generators", force)
+    classes = list(ds.classes)
     runs = out / "runs"
     base_cells = build_cells(cfg, dataset, runs, None, [BASELINE])
-    metrics = run_cells(base_cells, cfg.workers, force, on_cell)
+    jobs = cell_jobs(base_cells)
+    first = f"{BASELINE}/seed-{cfg.seeds[0]}"
     baseline = runs / BASELINE / f"seed-{cfg.seeds[0]}"
-    train_generators(cfg, dataset, out, stage, on_cell)
-    per_gen: dict[str, dict[str, Any]] = {}
+    deferred: list[str] = []
     cas_cells: list[Cell] = []
+    finals: dict[str, tuple[Path, Path, list[dict[str, Any]]]] = {}
     for g in cfg.generators:
         run = gan_run_dir(cfg, g, out)
-        entry: dict[str, Any] = {"run": relative_path(run, out), "reused_run": bool(g.run)}
+        gan_keys: tuple[str, ...] = ()
+        if g.config:
+            # one torch thread per generator whenever generators share the machine (workers >
+            # 1), even when only one is left to train (a resumed experiment): equal compute
+            task = GanTask(dataset, run, gan_config(cfg, g))
+            jobs.append(Job(f"gan/{g.name}", "gan", run, task, parallel=cfg.workers > 1))
+            gan_keys = (f"gan/{g.name}",)
+            if task.state() != DONE:
+                deferred.append(f"curve/{g.name} (after gan/{g.name})")
+                continue
+        else:
+            check_reused_run(run, ds)
         curve = []
         for ckpt, kimg, minutes in curve_checkpoints(run, cfg.curve_points):
             where = out / "curve" / g.name / f"kimg-{kimg:09.3f}"
-            syn = _sample(cfg, run, where / "synthetic", cfg.curve_per_class, ckpt, stage)
-            m = _realism(dataset, syn, where / "realism", baseline, stage, ms_ssim_pairs=100)
-            curve.append(
-                {
-                    "kimg": kimg,
-                    "minutes": minutes,
-                    "checkpoint": relative_path(ckpt, out),
-                    **{k: m.get(k) for k in REALISM},
-                }
-            )
-        entry["curve"] = curve
+            key = f"curve/{g.name}/kimg-{kimg:g}"
+            syn = where / "synthetic"
+            scfg = _sample_config(cfg, classes, cfg.curve_per_class, ckpt)
+            jobs.append(Job(f"{key}/sample", "sample", syn, SampleTask(run, syn, scfg), gan_keys))
+            acfg = _audit_cfg("realism", baseline, ms_ssim_pairs=100)
+            audit = AuditTask("realism", dataset, syn, where / "realism", acfg)
+            jobs.append(Job(f"{key}/audit", "audit", audit.out, audit, (f"{key}/sample", first)))
+            curve.append({"kimg": kimg, "minutes": minutes, "checkpoint": ckpt, "dir": where})
         final = list_checkpoints(run)[-1]  # the curve's last point: pinned, not "the latest"
-        syn = _sample(cfg, run, out / "synthetic" / g.name, cfg.per_class, final, stage)
-        realism = _realism(dataset, syn, out / "audit" / g.name / "realism", baseline, stage)
-        entry["realism"] = _realism_summary(realism)
-        if cfg.memorization:
-            mem = _memorization(
-                dataset, syn, out / "audit" / g.name / "memorization", baseline, stage
+        syn = out / "synthetic" / g.name
+        scfg = _sample_config(cfg, classes, cfg.per_class, final)
+        jobs.append(Job(f"sample/{g.name}", "sample", syn, SampleTask(run, syn, scfg), gan_keys))
+        for kind in ("realism", "memorization") if cfg.memorization else ("realism",):
+            task = AuditTask(
+                kind, dataset, syn, out / "audit" / g.name / kind, _audit_cfg(kind, baseline)
             )
+            jobs.append(
+                Job(f"audit/{g.name}/{kind}", "audit", task.out, task, (f"sample/{g.name}", first))
+            )
+        if cfg.cas:
+            mine = build_cells(cfg, dataset, runs, syn, ["synthetic-only"], g.name)
+            jobs += cell_jobs(mine, (f"sample/{g.name}",))
+            cas_cells += mine
+        finals[g.name] = (run, syn, curve)
+
+    def finish(ran: set[str], seconds: float) -> dict[str, Any]:
+        metrics = read_metrics(base_cells + cas_cells)
+        return finish_generators(cfg, out, finals, base_cells, cas_cells, metrics, seconds)
+
+    return Plan("generators", jobs, finish, deferred)
+
+
+def finish_generators(
+    cfg: GeneratorsConfig,
+    out: Path,
+    finals: dict[str, tuple[Path, Path, list[dict[str, Any]]]],
+    base_cells: list[Cell],
+    cas_cells: list[Cell],
+    metrics: dict[str, dict[str, Any]],
+    seconds: float,
+) -> dict[str, Any]:
+    """results.json, results.md and figures from the finished stages."""
+    dataset = Path(cfg.dataset)
+    ds = load_dataset(dataset)
+    classes = list(ds.info["classes"])
+    baseline = out / "runs" / BASELINE / f"seed-{cfg.seeds[0]}"
+    per_gen: dict[str, dict[str, Any]] = {}
+    for g in cfg.generators:
+        run, syn, points = finals[g.name]
+        entry: dict[str, Any] = {"run": relative_path(run, out), "reused_run": bool(g.run)}
+        entry["curve"] = [
+            {
+                "kimg": p["kimg"],
+                "minutes": p["minutes"],
+                "checkpoint": relative_path(p["checkpoint"], out),
+                **{k: m.get(k) for k in REALISM},
+            }
+            for p in points
+            for m in [_read_json(p["dir"] / "realism" / "metrics.json")]
+        ]
+        entry["realism"] = _realism_summary(
+            _read_json(out / "audit" / g.name / "realism" / "metrics.json")
+        )
+        if cfg.memorization:
+            mem = _read_json(out / "audit" / g.name / "memorization" / "metrics.json")
             entry["memorization"] = {k: mem.get(k) for k in MEMORIZATION}
         entry["training"] = _training_summary(run)
         entry["sample"] = {"dir": relative_path(syn, out), "counts": read_info(syn).get("counts")}
-        per_gen[g.name] = entry
-        if cfg.cas:
-            cas_cells += build_cells(cfg, dataset, runs, syn, ["synthetic-only"], g.name)
-    metrics.update(run_cells(cas_cells, cfg.workers, force, on_cell))
-    classes = list(ds.info["classes"])
-    base_ba = _by_seed(base_cells, metrics, "balanced_accuracy")
-    for g in cfg.generators:
         mine = [c for c in cas_cells if c.key.startswith(f"synthetic-only@{g.name}/")]
         if mine:
-            per_gen[g.name]["cas"] = classification_accuracy_score(
-                _by_seed(mine, metrics, "balanced_accuracy"), base_ba
+            entry["cas"] = classification_accuracy_score(
+                _by_seed(mine, metrics, "balanced_accuracy"),
+                _by_seed(base_cells, metrics, "balanced_accuracy"),
             )
+        per_gen[g.name] = entry
     by_seed = {c.config.seed: metrics[c.key] for c in base_cells}
     results = {
         "experiment": "generators",
@@ -300,11 +272,40 @@ def run_generators(
         "floor": _floor(per_gen),
         "generators": per_gen,
         "best": best_by_measure(per_gen),
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds,
     }
     write_generator_results(out, results)
     write_status(out, DONE)
     return results
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def check_generators(cfg: GeneratorsConfig) -> list[Path]:
+    """A bad recipe, key or reused run fails before anything is written; returns reused runs."""
+    ds = load_dataset(Path(cfg.dataset))
+    for g in cfg.generators:
+        if g.config:
+            gan_config(cfg, g)
+        else:
+            check_reused_run(Path(g.run or ""), ds)
+    return [Path(g.run) for g in cfg.generators if g.run]
+
+
+def run_generators(
+    cfg: GeneratorsConfig,
+    out: Path,
+    force: bool = False,
+    stage: Any = None,
+    on_cell: Any = None,
+) -> dict[str, Any]:
+    """Run the head to head here (the local launcher)."""
+    from lesiongan.experiments.kinds import run_experiment
+    from lesiongan.experiments.stages import no_progress
+
+    return run_experiment("generators", cfg, out, force, stage or no_progress, on_cell)
 
 
 def _by_seed(cells: list[Cell], metrics: dict[str, Any], key: str) -> dict[int, float]:

@@ -1,26 +1,26 @@
-"""``lesiongan experiment imbalance``: the poster's experiment.
+"""``lesiongan experiment imbalance``: the poster's experiment, as a plan of jobs.
 
-For a prepared dataset: train the class-conditional GAN on the train split (or reuse a run),
-sample synthetic minority images, train a classifier per strategy x seed, aggregate (intervals
-over seeds, paired differences against ``none``) and write ``results.json``, ``results.csv`` and
-``report.html``. The experiment directory is filled stage by stage: re-running the command skips
-finished stages and cells and resumes interrupted ones.
+For a prepared dataset: the class-conditional GAN trained on the train split (or a finished run
+reused), synthetic minority images sampled from it (one set, or several ``variants``: selected
+by the discriminator, a real-only classifier, or realism), a classifier per strategy x seed,
+then aggregation: intervals over seeds, paired differences against ``none`` and against the
+reference real-only strategy, ``results.json``, ``results.csv`` and ``report.html``.
+
+The graph (:func:`plan_imbalance`) is the one both launchers run::
+
+    gan ─▶ sample[/VARIANT] ─▶ audit/VARIANT ─▶ STRATEGY@VARIANT/seed-S (+ synthetic-only: CAS)
+    STRATEGY/seed-S (real-only) ──────────────┘  (a selecting or auditing classifier comes first)
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
-import os
-import shutil
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lesiongan.config import load_config, save_config
+from lesiongan.config import load_config
 from lesiongan.data.manifest import PreparedDataset, load_dataset
 from lesiongan.data.synthetic import read_info
 from lesiongan.errors import ConfigError, LesionganError
@@ -30,63 +30,30 @@ from lesiongan.experiments.aggregate import (
     read_test_predictions,
     summarize,
 )
-from lesiongan.experiments.cells import Cell, run_cells
+from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import (
     ExperimentBase,
     ImbalanceConfig,
     VariantConfig,
     uses_synthetic,
 )
-from lesiongan.experiments.stages import (
-    StageFn,
-    balance_counts,
-    ensure_gan,
-    ensure_sample,
-    no_progress,
+from lesiongan.experiments.jobs import (
+    AuditTask,
+    GanTask,
+    Job,
+    Plan,
+    SampleTask,
+    cell_jobs,
+    read_metrics,
 )
+from lesiongan.experiments.stages import balance_counts
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import resolve_recipe
 from lesiongan.utils.outdir import write_text_atomic
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import DONE, open_stage, read_status, write_status
+from lesiongan.utils.stage import DONE, read_status
 
-CellFn = Callable[[str, str, float, int, int], None]
 BASELINE = "none"
-
-
-def open_experiment(
-    out: Path, cfg: ExperimentBase, inputs: list[Path], kind: str, force: bool
-) -> None:
-    """Create the experiment directory, or check that an existing one ran this config.
-
-    An experiment directory is filled cell by cell (not atomically); re-running it continues
-    (finished cells are reused, interrupted ones resume) and re-aggregates.
-    """
-    out = Path(out)
-    stage = open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
-    if not stage.is_new:
-        write_status(out, "running")
-        return
-    if out.exists():  # --force: start again
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    save_config(cfg, out / "config.yaml")
-    save_provenance(
-        out, f"experiment {kind}", {"dataset": {"path": str(Path(cfg.dataset).resolve())}}
-    )
-    write_status(out, "running")
-
-
-def experiment_gan(
-    dataset: Path, out: Path, cfg: ExperimentBase, force: bool, stage: StageFn
-) -> tuple[Path, dict[str, Any]]:
-    """The experiment's GAN run: reused (``gan.run``), or trained / resumed / reused here."""
-    if cfg.gan.run:
-        return Path(cfg.gan.run), {"reused_gan": str(cfg.gan.run)}
-    gan_run = out / "gan"
-    gan_cfg = load_config(GanConfig, resolve_recipe(cfg.gan.config), cfg.gan.set)
-    return gan_run, {"gan_reused": ensure_gan(dataset, gan_run, gan_cfg, force, stage)}
 
 
 def require_finished_gan(run: Path) -> None:
@@ -107,36 +74,27 @@ def sample_counts(dataset: Path, cfg: ExperimentBase, every_class: bool = False)
     that needs none for balance gets as many as the class that needs the most.
     """
     counts = load_dataset(dataset).info["counts"]["train"]
-    per_class = (
-        balance_counts(counts) if cfg.sample.per_class == "balance" else cfg.sample.per_class
-    )
-    if not per_class:
-        raise ConfigError(f"{dataset}: the train split is already balanced; set sample.per_class")
+    per_class = balance_per_class(counts, cfg, str(dataset))
     if every_class:
         most = max(per_class.values())
         per_class = {c: per_class.get(c, most) for c in counts}
     return per_class
 
 
-def prepare_synthetic(
-    dataset: Path, out: Path, cfg: ExperimentBase, force: bool, stage: StageFn
-) -> tuple[Path, Path | None, dict[str, Any]]:
-    """The one synthetic directory of an experiment without variants (reused or sampled)."""
-    if cfg.sample.synthetic:
-        gan = Path(cfg.gan.run) if cfg.gan.run else None  # for the report's GAN curves
-        return Path(cfg.sample.synthetic), gan, _synthetic_info(Path(cfg.sample.synthetic))
-    gan_run, info = experiment_gan(dataset, out, cfg, force, stage)
-    require_finished_gan(gan_run)
-    per_class = sample_counts(dataset, cfg)
-    sample_cfg = SampleConfig(per_class=per_class, seed=cfg.sample.seed)
-    info["sample_reused"] = ensure_sample(gan_run, out / "synthetic", sample_cfg, force, stage)
-    info["per_class"] = per_class
-    return out / "synthetic", gan_run, info
+def balance_per_class(counts: dict[str, int], cfg: ExperimentBase, where: str = "") -> dict:
+    """``sample.per_class``, where ``balance`` fills every class up to the largest."""
+    per_class = (
+        balance_counts(counts) if cfg.sample.per_class == "balance" else cfg.sample.per_class
+    )
+    if not per_class:
+        raise ConfigError(f"{where}: the train split is already balanced; set sample.per_class")
+    return per_class
 
 
-def _synthetic_info(path: Path) -> dict[str, Any]:
-    counts = read_info(path).get("counts") if path.is_dir() else None
-    return {"reused": True, "per_class": counts}
+def gan_job(dataset: Path, run: Path, cfg: ExperimentBase, key: str = "gan") -> Job:
+    """Training the experiment's GAN (its recipe and ``set``) into ``run``."""
+    gan_cfg = load_config(GanConfig, resolve_recipe(cfg.gan.config), cfg.gan.set)
+    return Job(key, "gan", run, GanTask(dataset, run, gan_cfg))
 
 
 def build_cells(
@@ -162,6 +120,131 @@ def build_cells(
                 )
             )
     return cells
+
+
+def variant_sample(
+    cfg: ImbalanceConfig, v: VariantConfig, out: Path, per_class: dict[str, int]
+) -> tuple[Path, SampleConfig]:
+    """A variant's synthetic directory and sample config (selection by the first seed's run of
+    the variant's real-only classifier strategy)."""
+    clf = out / "runs" / v.classifier / f"seed-{cfg.seeds[0]}" if v.classifier else None
+    sample_cfg = SampleConfig(
+        per_class=per_class,
+        seed=cfg.sample.seed,
+        select=v.select,
+        keep=v.keep,
+        classifier=str(clf) if clf else None,
+    )
+    return out / "synthetic" / v.name, sample_cfg
+
+
+def audit_config(baseline: Path) -> Any:
+    """A variant's realism audit: in the features of the real-only baseline (first seed)."""
+    from lesiongan.evaluate.run import RealismConfig
+
+    return RealismConfig(features="domain", classifier=str(baseline))
+
+
+def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
+    """Every job of the experiment, in dependency order (see the module's graph)."""
+    out, dataset = Path(out), Path(cfg.dataset)
+    runs = out / "runs"
+    jobs: list[Job] = []
+    if cfg.sample.synthetic:  # a sample reused: no GAN, no sampling
+        gan_run: Path | None = Path(cfg.gan.run) if cfg.gan.run else None
+    elif cfg.gan.run:
+        gan_run = Path(cfg.gan.run)
+    else:
+        gan_run = out / "gan"
+        jobs.append(gan_job(dataset, gan_run, cfg))
+    gan_keys = tuple(j.key for j in jobs)
+    if not cfg.variants:
+        return _plan_single(cfg, out, dataset, jobs, gan_run)
+    real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
+    with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
+    cells = build_cells(cfg, dataset, runs, None, real_only)
+    jobs += cell_jobs(cells)
+    per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
+    first = f"seed-{cfg.seeds[0]}"
+    assert gan_run is not None
+    for v in cfg.variants:
+        syn, sample_cfg = variant_sample(cfg, v, out, per_class)
+        deps = gan_keys + ((f"{v.classifier}/{first}",) if v.classifier else ())
+        jobs.append(
+            Job(f"sample/{v.name}", "sample", syn, SampleTask(gan_run, syn, sample_cfg), deps)
+        )
+        after = (f"sample/{v.name}",)
+        if cfg.audit:
+            audit = out / "audit" / v.name / "realism"
+            task = AuditTask("realism", dataset, syn, audit, audit_config(runs / BASELINE / first))
+            jobs.append(
+                Job(f"audit/{v.name}", "audit", audit, task, (*after, f"{BASELINE}/{first}"))
+            )
+        strategies = with_syn + (["synthetic-only"] if cfg.cas else [])
+        v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name)
+        jobs += cell_jobs(v_cells, after)
+        cells += v_cells
+
+    def finish(ran: set[str], seconds: float) -> dict[str, Any]:
+        if gan_keys:
+            require_finished_gan(gan_run)
+        gan_info = (
+            {"reused_gan": str(cfg.gan.run)} if cfg.gan.run else {"gan_reused": "gan" not in ran}
+        )
+        variants = {
+            v.name: {
+                "dir": relative_path(out / "synthetic" / v.name, out),
+                "sample_reused": f"sample/{v.name}" not in ran,
+            }
+            for v in cfg.variants
+        }
+        part = {
+            "synthetic": {"dir": "synthetic", "per_class": per_class, **gan_info},
+            "gan_run": relative_path(gan_run, out),
+            "variant_dirs": variants,
+        }
+        return finish_imbalance(cfg, out, cells, read_metrics(cells), part, seconds)
+
+    return Plan("imbalance", jobs, finish)
+
+
+def _plan_single(
+    cfg: ImbalanceConfig, out: Path, dataset: Path, jobs: list[Job], gan_run: Path | None
+) -> Plan:
+    """One synthetic set (reused, or sampled to balance the classes) for every strategy."""
+    after: tuple[str, ...] = ()
+    if cfg.sample.synthetic:
+        synthetic = Path(cfg.sample.synthetic)
+        counts = read_info(synthetic).get("counts") if synthetic.is_dir() else None
+        syn_info: dict[str, Any] = {"reused": True, "per_class": counts}
+    else:
+        assert gan_run is not None
+        per_class = sample_counts(dataset, cfg)
+        synthetic = out / "synthetic"
+        sample_cfg = SampleConfig(per_class=per_class, seed=cfg.sample.seed)
+        task = SampleTask(gan_run, synthetic, sample_cfg)
+        jobs.append(Job("sample", "sample", synthetic, task, tuple(j.key for j in jobs)))
+        after = ("sample",)
+        syn_info = {"per_class": per_class}
+    cells = build_cells(cfg, dataset, out / "runs", synthetic)
+    jobs += cell_jobs(cells, after)
+
+    def finish(ran: set[str], seconds: float) -> dict[str, Any]:
+        info = dict(syn_info)
+        if not cfg.sample.synthetic:
+            gan = (
+                {"reused_gan": str(cfg.gan.run)}
+                if cfg.gan.run
+                else {"gan_reused": "gan" not in ran}
+            )
+            info = {**gan, "sample_reused": "sample" not in ran, **syn_info}
+        part = {
+            "synthetic": {"dir": relative_path(synthetic, out), **info},
+            "gan_run": relative_path(gan_run, out) if gan_run else None,
+        }
+        return finish_imbalance(cfg, out, cells, read_metrics(cells), part, seconds)
+
+    return Plan("imbalance", jobs, finish)
 
 
 def aggregate(
@@ -205,30 +288,6 @@ def dataset_summary(path: Path, ds: PreparedDataset) -> dict[str, Any]:
     }
 
 
-def run_imbalance(
-    cfg: ImbalanceConfig,
-    out: Path,
-    force: bool = False,
-    stage: StageFn = no_progress,
-    on_cell: CellFn | None = None,
-) -> dict[str, Any]:
-    start = time.perf_counter()
-    out, dataset = Path(out), Path(cfg.dataset)
-    load_dataset(dataset)  # a bad dataset fails before anything is written
-    open_experiment(out, cfg, [dataset], "imbalance", force)
-    if cfg.variants:
-        cells, metrics, syn_part = _run_variants(cfg, dataset, out, force, stage, on_cell)
-    else:
-        synthetic, gan_run, syn_info = prepare_synthetic(dataset, out, cfg, force, stage)
-        cells = build_cells(cfg, dataset, out / "runs", synthetic)
-        metrics = run_cells(cells, cfg.workers, force, on_cell)
-        syn_part = {
-            "synthetic": {"dir": relative_path(synthetic, out), **syn_info},
-            "gan_run": relative_path(gan_run, out) if gan_run else None,
-        }
-    return finish_imbalance(cfg, out, cells, metrics, syn_part, time.perf_counter() - start)
-
-
 def finish_imbalance(
     cfg: ImbalanceConfig,
     out: Path,
@@ -237,10 +296,9 @@ def finish_imbalance(
     syn_part: dict[str, Any],
     seconds: float,
 ) -> dict[str, Any]:
-    """Aggregate finished cells: ``results.json``, ``results.csv``, ``report.html``, done.
+    """Aggregate finished cells: ``results.json``, ``results.csv``, ``report.html``, done."""
+    from lesiongan.utils.stage import write_status
 
-    The one aggregation of both launchers (local, after its pool; slurm, after the jobs).
-    """
     dataset = Path(cfg.dataset)
     ds = load_dataset(dataset)
     classes = list(ds.classes)
@@ -274,77 +332,6 @@ def finish_imbalance(
     build_report(out)
     write_status(out, DONE)
     return results
-
-
-def _run_variants(
-    cfg: ImbalanceConfig, dataset: Path, out: Path, force: bool, stage: StageFn, on_cell
-) -> tuple[list[Cell], dict[str, dict[str, Any]], dict[str, Any]]:
-    """GAN -> real-only cells -> each variant's sample (selection may use a real-only run) ->
-    its audit -> the cells that use synthetic images (and synthetic-only for CAS)."""
-    gan_run, gan_info = experiment_gan(dataset, out, cfg, force, stage)
-    runs = out / "runs"
-    real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
-    with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
-    cells = build_cells(cfg, dataset, runs, None, real_only)
-    metrics = run_cells(cells, cfg.workers, force, on_cell)
-    require_finished_gan(gan_run)  # after the real-only cells, which do not need it
-    per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
-    variants: dict[str, Any] = {}
-    syn_cells: list[Cell] = []
-    for v in cfg.variants:
-        syn, sample_cfg = variant_sample(cfg, v, out, per_class)
-        with _all_cores():  # no classifier runs meanwhile: sampling may use every core
-            reused = ensure_sample(gan_run, syn, sample_cfg, force, stage)
-        variants[v.name] = {"dir": relative_path(syn, out), "sample_reused": reused}
-        if cfg.audit:
-            _audit_variant(dataset, syn, out / "audit" / v.name, runs, cfg, force, stage)
-        strategies = with_syn + (["synthetic-only"] if cfg.cas else [])
-        syn_cells += build_cells(cfg, dataset, runs, syn, strategies, v.name)
-    metrics.update(run_cells(syn_cells, cfg.workers, force, on_cell))
-    part = {
-        "synthetic": {"dir": "synthetic", "per_class": per_class, **gan_info},
-        "gan_run": relative_path(gan_run, out),
-        "variant_dirs": variants,
-    }
-    return cells + syn_cells, metrics, part
-
-
-@contextlib.contextmanager
-def _all_cores() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(before, os.cpu_count() or 1))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def variant_sample(
-    cfg: ImbalanceConfig, v: VariantConfig, out: Path, per_class: dict[str, int]
-) -> tuple[Path, SampleConfig]:
-    """A variant's synthetic directory and sample config (selection by the first seed's run of
-    the variant's real-only classifier strategy)."""
-    clf = out / "runs" / v.classifier / f"seed-{cfg.seeds[0]}" if v.classifier else None
-    sample_cfg = SampleConfig(
-        per_class=per_class,
-        seed=cfg.sample.seed,
-        select=v.select,
-        keep=v.keep,
-        classifier=str(clf) if clf else None,
-    )
-    return out / "synthetic" / v.name, sample_cfg
-
-
-def _audit_variant(dataset, syn, audit_dir, runs, cfg, force, stage) -> None:
-    """Realism of a variant in the features of the real-only baseline (first seed)."""
-    from lesiongan.evaluate.run import RealismConfig, run_realism
-
-    clf = runs / BASELINE / f"seed-{cfg.seeds[0]}"
-    rcfg = RealismConfig(features="domain", classifier=str(clf))
-    with stage("audit realism") as progress:
-        run_realism(dataset, syn, audit_dir / "realism", rcfg, force=force, progress=progress)
 
 
 REALISM_KEYS = (
@@ -409,60 +396,60 @@ def relative_path(path: Path, root: Path) -> str:
         return str(Path(path).resolve())
 
 
+_CSV_COLUMNS = [
+    "strategy",
+    "metric",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "n_seeds",
+    "diff_vs_none",
+    "diff_ci_low",
+    "diff_ci_high",
+    "p_not_better",
+    "diff_t_ci_low",
+    "diff_t_ci_high",
+    "reference",
+    "diff_vs_reference",
+    "ref_ci_low",
+    "ref_ci_high",
+    "ref_p_not_better",
+]
+
+
 def write_results(out: Path, results: dict[str, Any]) -> None:
     """``results.json`` (everything) and ``results.csv`` (one row per strategy and metric)."""
     write_text_atomic(out / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(
-        [
-            "strategy",
-            "metric",
-            "mean",
-            "ci_low",
-            "ci_high",
-            "n_seeds",
-            "diff_vs_none",
-            "diff_ci_low",
-            "diff_ci_high",
-            "p_not_better",
-            "diff_t_ci_low",
-            "diff_t_ci_high",
-            "reference",
-            "diff_vs_reference",
-            "ref_ci_low",
-            "ref_ci_high",
-            "ref_p_not_better",
-        ]
-    )
+    w.writerow(_CSV_COLUMNS)
     ref = results.get("reference") or ""
     for strategy, keys in results["summary"].items():
         for key, s in keys.items():
             d = results["paired"].get(strategy, {}).get(key, {})
             r = (results.get("paired_vs_reference") or {}).get(strategy, {}).get(key, {})
             w.writerow(
-                [
-                    strategy,
-                    key,
-                    _fmt(s["mean"]),
-                    _fmt(s["ci_low"]),
-                    _fmt(s["ci_high"]),
-                    s["n"],
-                    _fmt(d.get("diff")),
-                    _fmt(d.get("ci_low")),
-                    _fmt(d.get("ci_high")),
-                    _fmt(d.get("p_not_better")),
-                    _fmt(d.get("t_ci_low")),
-                    _fmt(d.get("t_ci_high")),
-                    ref,
-                    _fmt(r.get("diff")),
-                    _fmt(r.get("ci_low")),
-                    _fmt(r.get("ci_high")),
-                    _fmt(r.get("p_not_better")),
-                ]
+                [strategy, key, _fmt(s["mean"]), _fmt(s["ci_low"]), _fmt(s["ci_high"]), s["n"]]
+                + [_fmt(d.get(k)) for k in ("diff", "ci_low", "ci_high", "p_not_better")]
+                + [_fmt(d.get("t_ci_low")), _fmt(d.get("t_ci_high")), ref]
+                + [_fmt(r.get(k)) for k in ("diff", "ci_low", "ci_high", "p_not_better")]
             )
     write_text_atomic(out / "results.csv", buf.getvalue())
 
 
 def _fmt(v: float | None) -> str:
     return "" if v is None else f"{v:.6g}"
+
+
+def run_imbalance(
+    cfg: ImbalanceConfig,
+    out: Path,
+    force: bool = False,
+    stage: Any = None,
+    on_cell: Any = None,
+) -> dict[str, Any]:
+    """Run the experiment here (the local launcher): ``kinds.run_experiment("imbalance", ...)``."""
+    from lesiongan.experiments.kinds import run_experiment
+    from lesiongan.experiments.stages import no_progress
+
+    return run_experiment("imbalance", cfg, out, force, stage or no_progress, on_cell)

@@ -15,7 +15,7 @@ import hashlib
 import io
 import json
 import os
-import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +30,17 @@ from lesiongan.data.manifest import (
     save_dataset,
 )
 from lesiongan.experiments.aggregate import summarize, summary_keys
-from lesiongan.experiments.cells import Cell, run_cells
+from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy
 from lesiongan.experiments.imbalance import (
-    CellFn,
+    balance_per_class,
     build_cells,
     dataset_summary,
-    open_experiment,
-    prepare_synthetic,
+    gan_job,
     relative_path,
 )
-from lesiongan.experiments.stages import StageFn, no_progress
+from lesiongan.experiments.jobs import Job, Plan, SampleTask, cell_jobs, read_metrics
+from lesiongan.gan.sample import SampleConfig
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
 from lesiongan.utils.stage import DONE, open_stage, write_status
 
@@ -80,60 +80,94 @@ def write_fraction_dataset(
 
     A stage like any other: written atomically, reused when equal, refused when different.
     """
-    ds = load_dataset(parent)
-    train = ds.split_rows("train")
-    rows = [train[i] for i in keep_train] + ds.split_rows("test")
-    ids = "\n".join(train[i].image_id for i in keep_train).encode()
-    cfg = FractionConfig(
-        parent_fingerprint=dataset_fingerprint(parent),
-        fraction=fraction,
-        train_ids_sha256=hashlib.sha256(ids).hexdigest(),
-    )
-    if open_stage(out, cfg, [parent], force=force).is_done:
+    task = FractionTask(Path(parent), Path(out), tuple(int(i) for i in keep_train), fraction)
+    if open_stage(out, task.config(), [parent], force=force).is_done:
         return out
-    with atomic_output_dir(out, [parent], force=True) as tmp:
-        for top in {Path(r.path).parts[0] for r in rows}:
-            os.symlink((parent / top).resolve(), tmp / top, target_is_directory=True)
-        info = build_dataset_info(
-            rows,
-            ds.classes,
-            int(ds.info.get("image_size") or 0),
-            int(ds.info.get("seed") or 0),
-            parent=str(parent.resolve()),
-            fraction=fraction,
-        )
-        save_dataset(tmp, rows, info)
-        save_config(cfg, tmp / "config.yaml")
+    task.write(force)
     return out
 
 
-def run_scarcity(
-    cfg: ScarcityConfig,
-    out: Path,
-    force: bool = False,
-    stage: StageFn = no_progress,
-    on_cell: CellFn | None = None,
-) -> dict[str, Any]:
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class FractionTask:
+    """The experiment job that writes a fraction's dataset (links, not copies: cheap)."""
+
+    parent: Path
+    out: Path
+    keep: tuple[int, ...]  # indices into the parent's train rows
+    fraction: float
+
+    def config(self) -> FractionConfig:
+        train = load_dataset(self.parent, check_files=False).split_rows("train")
+        ids = "\n".join(train[i].image_id for i in self.keep).encode()
+        return FractionConfig(
+            parent_fingerprint=dataset_fingerprint(self.parent),
+            fraction=self.fraction,
+            train_ids_sha256=hashlib.sha256(ids).hexdigest(),
+        )
+
+    def state(self) -> str:
+        return open_stage(self.out, self.config(), [self.parent]).state
+
+    def __call__(self, progress=None, workers=None) -> None:
+        if not open_stage(self.out, self.config(), [self.parent]).is_done:
+            self.write(False)
+
+    def write(self, force: bool) -> None:
+        ds = load_dataset(self.parent)
+        train = ds.split_rows("train")
+        rows = [train[i] for i in self.keep] + ds.split_rows("test")
+        with atomic_output_dir(self.out, [self.parent], force=force) as tmp:
+            for top in {Path(r.path).parts[0] for r in rows}:
+                os.symlink((self.parent / top).resolve(), tmp / top, target_is_directory=True)
+            info = build_dataset_info(
+                rows,
+                ds.classes,
+                int(ds.info.get("image_size") or 0),
+                int(ds.info.get("seed") or 0),
+                parent=str(self.parent.resolve()),
+                fraction=self.fraction,
+            )
+            save_dataset(tmp, rows, info)
+            save_config(self.config(), tmp / "config.yaml")
+
+
+def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
+    """Per fraction: its dataset (links to the parent's images), its GAN and sample when a
+    strategy uses synthetic images, and its cells."""
     out, dataset = Path(out), Path(cfg.dataset)
     ds = load_dataset(dataset)
-    open_experiment(out, cfg, [dataset], "scarcity", force)
     train = ds.split_rows("train")
     subsets = nested_fractions([r.label for r in train], cfg.fractions, cfg.seeds[0])
-    fractions = []
-    metrics: dict[str, dict[str, Any]] = {}
+    jobs: list[Job] = []
+    fractions: list[tuple[float, int, list[Cell]]] = []
     for f, keep in subsets.items():
         tag = f"frac-{f:g}"
-        sub = write_fraction_dataset(dataset, out / "data" / tag, keep, f, force)
-        synthetic = None
+        sub = out / "data" / tag
+        data_task = FractionTask(dataset, sub, tuple(int(i) for i in keep), f)
+        jobs.append(Job(f"{tag}/data", "data", sub, data_task))
+        synthetic, after = None, (f"{tag}/data",)
         if uses_synthetic_any(cfg):
-            synthetic, _, _ = prepare_synthetic(sub, out / tag, cfg, force, stage)
+            gan_run, synthetic = out / tag / "gan", out / tag / "synthetic"
+            gan = gan_job(sub, gan_run, cfg, f"{tag}/gan")
+            jobs.append(Job(gan.key, gan.stage, gan.out, gan.task, after))
+            counts = {c: sum(1 for i in keep if train[i].label == c) for c in ds.classes}
+            sample_cfg = SampleConfig(
+                per_class=balance_per_class(counts, cfg), seed=cfg.sample.seed
+            )
+            task = SampleTask(gan_run, synthetic, sample_cfg)
+            jobs.append(Job(f"{tag}/sample", "sample", synthetic, task, (f"{tag}/gan",)))
+            after = (f"{tag}/sample",)
         cells = build_cells(cfg, sub, out / tag / "runs", synthetic)
-        metrics.update(
-            {f"{tag}/{k}": m for k, m in run_cells(cells, cfg.workers, force, on_cell).items()}
-        )
+        jobs += cell_jobs(cells, after, f"{tag}/")
         fractions.append((f, int(keep.size), cells))
-    return finish_scarcity(cfg, out, fractions, metrics, time.perf_counter() - start)
+
+    def finish(ran: set[str], seconds: float) -> dict[str, Any]:
+        metrics = {}
+        for f, _, cells in fractions:
+            metrics |= {f"frac-{f:g}/{k}": m for k, m in read_metrics(cells).items()}
+        return finish_scarcity(cfg, out, fractions, metrics, seconds)
+
+    return Plan("scarcity", jobs, finish)
 
 
 def uses_synthetic_any(cfg: ScarcityConfig) -> bool:
@@ -205,3 +239,17 @@ def _write(out: Path, results: dict[str, Any], classes: list[str]) -> None:
                 ]
             )
     write_text_atomic(out / "results.csv", buf.getvalue())
+
+
+def run_scarcity(
+    cfg: ScarcityConfig,
+    out: Path,
+    force: bool = False,
+    stage: Any = None,
+    on_cell: Any = None,
+) -> dict[str, Any]:
+    """Run the experiment here (the local launcher): ``kinds.run_experiment("scarcity", ...)``."""
+    from lesiongan.experiments.kinds import run_experiment
+    from lesiongan.experiments.stages import no_progress
+
+    return run_experiment("scarcity", cfg, out, force, stage or no_progress, on_cell)

@@ -30,16 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lesiongan.config import Config, load_config
 from lesiongan.errors import LesionganError
-from lesiongan.experiments.config import (
-    ExperimentBase,
-    ImbalanceConfig,
-    LauncherConfig,
-    ScarcityConfig,
-    SlurmResources,
-)
-from lesiongan.experiments.plan import GanTask, Job, Plan, plan_imbalance, plan_scarcity, run_job
+from lesiongan.experiments.config import ExperimentBase, LauncherConfig, SlurmResources
+from lesiongan.experiments.jobs import GanTask, Job, Plan, run_job
+from lesiongan.experiments.kinds import get_kind, load_experiment, open_experiment
 from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.utils.stage import DONE, RESUME, write_status
 
@@ -68,9 +62,8 @@ class JobStatus:
 
 
 def plan_experiment(kind: str, cfg: ExperimentBase, out: Path) -> Plan:
-    if kind == "imbalance":
-        return plan_imbalance(cfg, out)  # type: ignore[arg-type]
-    return plan_scarcity(cfg, out)  # type: ignore[arg-type]
+    """The kind's plan: the same one the local launcher runs."""
+    return get_kind(kind).plan(cfg, out)
 
 
 def load_jobs(out: Path) -> dict[str, Any]:
@@ -96,11 +89,10 @@ def submit_experiment(
 
     Records hold ``job_id``, ``stage``, ``dir``, ``stdout``, ``stderr``, ``after``.
     """
-    from lesiongan.experiments.imbalance import open_experiment
-
     out = Path(out)
     check_slurm()
-    open_experiment(out, cfg, [Path(cfg.dataset)], kind, force)
+    get_kind(kind).plan(cfg, out)  # a bad config fails before anything is written
+    open_experiment(out, cfg, kind, force)
     plan = plan_experiment(kind, cfg, out)
     states = {j.key: j.task.state() for j in plan.jobs}  # every check before any submission
     record = load_jobs(out)
@@ -287,22 +279,6 @@ def _failure(r: dict[str, Any], slurm_state: str | None) -> str:
     errors = [x for x in lines if "error" in x.lower() or "cancelled" in x.lower()]
     last = (errors or [x for x in lines if x.strip()] or [""])[-1].strip()
     return last or f"job {r['job_id']} ended ({slurm_state or 'unknown state'}) without a result"
-
-
-def load_experiment(out: Path) -> tuple[str, ExperimentBase]:
-    """The kind and config of an experiment directory (from ``config.yaml`` and provenance)."""
-    out = Path(out)
-    if not (out / "config.yaml").is_file():
-        raise LesionganError(f"{out}: not an experiment directory (no config.yaml)")
-    try:
-        stage = json.loads((out / "provenance.json").read_text())["stage"]
-    except (OSError, ValueError, KeyError):
-        stage = "experiment " + str(load_jobs(out).get("experiment", ""))
-    kind = stage.removeprefix("experiment ").strip()
-    classes: dict[str, type[Config]] = {"imbalance": ImbalanceConfig, "scarcity": ScarcityConfig}
-    if kind not in classes:
-        raise LesionganError(f"{out}: not an experiment directory (stage {stage!r})")
-    return kind, load_config(classes[kind], out / "config.yaml")  # type: ignore[return-value]
 
 
 def aggregate_experiment(out: Path) -> dict[str, Any]:

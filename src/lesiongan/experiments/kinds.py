@@ -1,0 +1,111 @@
+"""The registry of experiment kinds, and running one with the local launcher.
+
+Each kind names its config class and its planner (config, directory -> :class:`Plan`); every
+launcher runs that one plan: :func:`run_experiment` here (this machine) and
+:mod:`lesiongan.experiments.slurm` (a cluster). A new kind is one entry in :data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lesiongan.config import Config, load_config, save_config
+from lesiongan.data.manifest import load_dataset
+from lesiongan.errors import LesionganError
+from lesiongan.experiments.config import (
+    ExperimentBase,
+    GeneratorsConfig,
+    ImbalanceConfig,
+    ScarcityConfig,
+)
+from lesiongan.experiments.generators import check_generators, plan_generators
+from lesiongan.experiments.imbalance import plan_imbalance
+from lesiongan.experiments.jobs import Plan
+from lesiongan.experiments.local import JobFn, run_plan
+from lesiongan.experiments.scarcity import plan_scarcity
+from lesiongan.experiments.stages import StageFn, no_progress
+from lesiongan.utils.outdir import atomic_output_dir
+from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import open_stage, write_status
+
+
+@dataclass(frozen=True)
+class ExperimentKind:
+    name: str
+    config: type[Config]
+    plan: Callable[[Any, Path], Plan]
+    # input directories besides the dataset (reused runs): overlap checks, provenance
+    inputs: Callable[[Any], list[Path]] = lambda cfg: []
+
+
+KINDS: dict[str, ExperimentKind] = {
+    "imbalance": ExperimentKind("imbalance", ImbalanceConfig, plan_imbalance),
+    "scarcity": ExperimentKind("scarcity", ScarcityConfig, plan_scarcity),
+    "generators": ExperimentKind("generators", GeneratorsConfig, plan_generators, check_generators),
+}
+
+
+def get_kind(name: str) -> ExperimentKind:
+    if name not in KINDS:
+        raise LesionganError(
+            f"unknown experiment kind {name!r} (known: {', '.join(sorted(KINDS))})"
+        )
+    return KINDS[name]
+
+
+def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = False) -> None:
+    """Create the experiment directory (config, provenance, status), or check that an existing
+    one ran this config (the stage owner decides; ``launcher`` may change between runs).
+
+    An experiment directory is filled job by job, not atomically: re-running it continues
+    (finished jobs are reused, interrupted ones resume) and aggregates again.
+    """
+    out = Path(out)
+    k = get_kind(kind)
+    inputs = [Path(cfg.dataset), *k.inputs(cfg)]
+    stage = open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
+    if not stage.is_new:
+        write_status(out, "running")
+        return
+    with atomic_output_dir(out, inputs, force) as tmp:  # --force replaces it once complete
+        save_config(cfg, tmp / "config.yaml")
+        save_provenance(
+            tmp, f"experiment {kind}", {"dataset": {"path": str(Path(cfg.dataset).resolve())}}
+        )
+        write_status(tmp, "running")
+
+
+def run_experiment(
+    kind: str,
+    cfg: ExperimentBase,
+    out: Path,
+    force: bool = False,
+    stage: StageFn = no_progress,
+    on_job: JobFn | None = None,
+) -> dict[str, Any]:
+    """Open the directory, then run the kind's plan here (``cfg.workers`` cells at once)."""
+    k = get_kind(kind)
+    out = Path(out)
+    load_dataset(Path(cfg.dataset))  # a bad dataset or config fails before anything is written
+    k.plan(cfg, out)
+    open_experiment(out, cfg, kind, force)
+    return run_plan(lambda: k.plan(cfg, out), cfg.workers, stage, on_job)
+
+
+def load_experiment(out: Path) -> tuple[str, ExperimentBase]:
+    """The kind and config of an experiment directory (from ``config.yaml`` and provenance)."""
+    out = Path(out)
+    if not (out / "config.yaml").is_file():
+        raise LesionganError(f"{out}: not an experiment directory (no config.yaml)")
+    try:
+        stage = json.loads((out / "provenance.json").read_text())["stage"]
+    except (OSError, ValueError, KeyError):
+        stage = ""
+    if not stage.startswith("experiment "):
+        raise LesionganError(f"{out}: not an experiment directory (stage {stage!r})")
+    kind = get_kind(stage.removeprefix("experiment ").strip())
+    return kind.name, load_config(kind.config, out / "config.yaml")  # type: ignore[return-value]
