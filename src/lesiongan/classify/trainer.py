@@ -191,6 +191,11 @@ class ClassifierTrainer:
     def validate(self) -> dict[str, Any]:
         """Validation balanced accuracy and loss; remembers the best epoch's weights."""
         probs = self.predict(self.data.val_images)
+        if not np.isfinite(probs).all():  # weights blown up by the last steps
+            raise LesionganError(
+                f"training diverged: the network's outputs are NaN/Inf after epoch {self.epoch + 1}; "
+                f"lower lr (now {self.cfg.lr:g})"
+            )
         y = self.data.val_labels
         metrics = compute_metrics(y, probs, self.data.classes)
         loss = float(-np.log(np.clip(probs[np.arange(y.size), y], 1e-12, None)).mean())

@@ -42,6 +42,7 @@ from lesiongan.experiments.imbalance import (
 from lesiongan.experiments.jobs import Job, Plan, SampleTask, cell_jobs, read_metrics
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
+from lesiongan.utils.provenance import save_provenance
 from lesiongan.utils.stage import DONE, open_stage, write_status
 
 
@@ -129,6 +130,7 @@ class FractionTask:
             )
             save_dataset(tmp, rows, info)
             save_config(self.config(), tmp / "config.yaml")
+            save_provenance(tmp, "scarcity fraction", {"parent": str(self.parent.resolve())})
 
 
 def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:

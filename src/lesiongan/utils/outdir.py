@@ -77,7 +77,11 @@ def check_replaceable(out: Path) -> None:
             "(remove it yourself, or choose another output directory)"
         )
     recorded = set(_recorded_outputs(out_r)) | {PROVENANCE_FILE, RUN_JSON}
-    foreign = [p for p in entries if p.name not in recorded and not _is_our_temporary(p.name)]
+    foreign = [
+        p
+        for p in entries
+        if p.name not in recorded and not _is_our_temporary(p.name) and not _only_stages(p)
+    ]
     if foreign:
         raise OutputExistsError(
             f"{out}: holds {_describe(foreign)}, which the lesiongan stage there did not write; "
@@ -90,6 +94,17 @@ def _describe(entries: list[Path], limit: int = 4) -> str:
     names = [f"{p.name}/" if p.is_dir() and not p.is_symlink() else p.name for p in entries]
     shown = ", ".join(names[:limit])
     return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _only_stages(path: Path, depth: int = 3) -> bool:
+    """A directory that is a lesiongan stage, or holds only such directories (an experiment's
+    runs made after its last record, e.g. when it was killed)."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    if any((path / m).is_file() for m in (PROVENANCE_FILE, RUN_JSON)):
+        return True
+    children = [c for c in path.iterdir() if not _is_our_temporary(c.name)]
+    return depth > 0 and bool(children) and all(_only_stages(c, depth - 1) for c in children)
 
 
 def _is_our_temporary(name: str) -> bool:
