@@ -1,4 +1,5 @@
-# lesiongan: two commands, `make demo` and `make test`; `make venv` alone builds .venv.
+# lesiongan: two commands, `make demo` and `make test`; `make venv` alone builds .venv,
+# `make docs` the documentation site (site/index.html).
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: venv test demo lint format bench clean
+.PHONY: venv test demo docs lint format bench clean
 
 venv: $(STAMP)
 
@@ -32,6 +33,11 @@ test: venv
 demo: venv
 	$(VENV)/bin/lesiongan demo
 
+# The documentation site (MkDocs + Material, API pages from docstrings) into site/; --strict
+# turns every warning (a broken link, a page missing from the nav) into a failure.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -50,4 +56,4 @@ bench: venv
 	$(PY) benchmarks/bench_turing.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out benchmarks/_work
+	rm -rf $(VENV) .pytest_cache .ruff_cache demo-out benchmarks/_work site

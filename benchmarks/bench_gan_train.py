@@ -95,13 +95,10 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="result file name (default: gan_train_<device>)")
     args = ap.parse_args()
     torch.backends.cudnn.benchmark = True
-    cfg = load_config(GanConfig, resolve_recipe(args.config), parse_overrides(args.overrides))
-    configs = [cfg]
-    if args.arch:
-        configs = [
-            cfg.model_copy(update={"network": cfg.network.model_copy(update={"arch": a})})
-            for a in args.arch
-        ]
+    sets, recipe = parse_overrides(args.overrides), resolve_recipe(args.config)
+    # each family validates its own network section: arch is set before validation
+    archs = [{"network.arch": a} for a in args.arch] if args.arch else [{}]
+    configs = [load_config(GanConfig, recipe, {**sets, **a}) for a in archs]
     runs = []
     for run_cfg in configs:
         for res in args.resolution:

@@ -1,4 +1,5 @@
-"""The README's "Python API" example runs as written, on a tiny dataset, GAN run and sample."""
+"""The Python API guide's example (docs/python-api.md) runs as written, on a tiny dataset, GAN
+run and sample."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from lesiongan.gan.run import run_training
 from lesiongan.gan.sample import SampleConfig, run_sample
 from lesiongan.recipes import RECIPES
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "python-api.md"
 MARKER = "# lesiongan Python API example"
 
 
 def readme_example() -> str:
-    """The fenced python block of README.md that carries the marker comment."""
-    blocks = re.findall(r"^```python\n(.*?)^```", README.read_text(), re.M | re.S)
+    """The fenced python block of docs/python-api.md that carries the marker comment."""
+    blocks = re.findall(r"^```python\n(.*?)^```", PAGE.read_text(encoding="utf-8"), re.M | re.S)
     found = [b for b in blocks if MARKER in b]
-    assert len(found) == 1, f"README.md: expected one python block with {MARKER!r}"
+    assert len(found) == 1, f"{PAGE}: expected one python block with {MARKER!r}"
     return found[0]
 
 
@@ -31,7 +32,7 @@ def point_at(code: str, paths: dict[str, Path]) -> str:
     """Rewrite the example's ``NAME = ...`` lines to the given paths (each must be there once)."""
     for name, path in paths.items():
         code, n = re.subn(rf"^{name} = .*$", f"{name} = Path({str(path)!r})", code, flags=re.M)
-        assert n == 1, f"README example: no single line assigning {name}"
+        assert n == 1, f"{PAGE.name} example: no single line assigning {name}"
     return code
 
 
@@ -50,7 +51,7 @@ def test_readme_python_api_example_runs(
     syn = run_sample(run, tmp_path / "syn", SampleConfig(per_class=per_class)).path
     code = point_at(readme_example(), {"DATASET": tiny_dataset, "GAN_RUN": run, "SYNTHETIC": syn})
     scope: dict[str, object] = {"__name__": "readme_example"}
-    exec(compile(code, str(README), "exec"), scope)
+    exec(compile(code, str(PAGE), "exec"), scope)
     images, scores, pixels = scope["images"], scope["scores"], scope["pixels"]
     assert images.shape == (4, 3, 16, 16) and images.dtype == torch.float32
     assert scores.shape == (4,) and torch.isfinite(scores).all()
@@ -60,3 +61,13 @@ def test_readme_python_api_example_runs(
     assert scope["batch"].shape == (16, 3, 16, 16) and scope["batch"].dtype == torch.uint8
     assert scope["batch_labels"].shape == (16,)
     assert "melanoma" in capsys.readouterr().out
+
+
+def test_the_example_is_found_and_its_paths_rewritten(tmp_path: Path) -> None:
+    code = readme_example()
+    assert "from lesiongan.gan.inference import" in code
+    paths = {"DATASET": tmp_path / "d", "GAN_RUN": tmp_path / "g", "SYNTHETIC": tmp_path / "s"}
+    rewritten = point_at(code, paths)
+    assert f"GAN_RUN = Path({str(tmp_path / 'g')!r})" in rewritten
+    with pytest.raises(AssertionError, match="no single line assigning"):
+        point_at("x = 1\n", {"DATASET": tmp_path})

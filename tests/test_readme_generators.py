@@ -1,43 +1,47 @@
-"""README.md's generator tables are the committed head-to-head results, rendered.
+"""The generator tables in README.md and the docs pages are the committed head-to-head results.
 
-For each ``docs/results/generators/<name>/results.json`` whose markers
-``<!-- generators:<name> -->`` and ``<!-- /generators:<name> -->`` are in README.md, the text
-between them must be exactly ``lesiongan report docs/results/generators/<name> --markdown``.
+Every block between ``<!-- generators:<name> -->`` and ``<!-- /generators:<name> -->`` in
+README.md or a ``docs/`` page (see ``doc_pages.py``) must be exactly ``lesiongan report
+docs/results/generators/<name> --markdown``, and every committed
+``docs/results/generators/<name>/results.json`` is quoted on some page.
 """
 
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 
 import pytest
 
+from doc_pages import ROOT, blocks_in_pages, marked_blocks
 from lesiongan.experiments.generators_report import render_generators_markdown
 
-ROOT = Path(__file__).resolve().parents[1]
+
+def generator_blocks(text: str) -> dict[str, str]:
+    return marked_blocks(text, "generators")
 
 
-def generator_blocks(readme: str) -> dict[str, str]:
-    found = re.findall(
-        r"<!-- generators:([\w.-]+) -->\n?(.*?)\n?<!-- /generators:\1 -->", readme, re.S
-    )
-    return dict(found)
-
-
-def test_readme_generator_tables_equal_the_committed_results() -> None:
-    blocks = generator_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
-    if not blocks:
-        pytest.skip("README.md has no generators block")
-    for name, text in blocks.items():
+def test_generator_tables_equal_the_committed_results() -> None:
+    blocks = blocks_in_pages("generators")
+    assert blocks, "no generators block in README.md or docs/"
+    for page, name, text in blocks:
         path = ROOT / "docs" / "results" / "generators" / name / "results.json"
-        assert path.is_file(), f"README.md's generators:{name} block has no {path}"
+        where = f"{page.relative_to(ROOT)}'s generators:{name} block"
+        assert path.is_file(), f"{where} has no {path.relative_to(ROOT)}"
         results = json.loads(path.read_text(encoding="utf-8"))
         rel = path.parent.relative_to(ROOT)
         assert text == render_generators_markdown(results), (
-            f"README.md's generators:{name} block differs from {rel}/results.json; "
+            f"{where} differs from {rel}/results.json; "
             f"regenerate it with: lesiongan report {rel} --markdown"
         )
+
+
+def test_every_committed_head_to_head_is_quoted_somewhere() -> None:
+    quoted = {name for _, name, _ in blocks_in_pages("generators")}
+    committed = {
+        p.parent.name for p in (ROOT / "docs" / "results" / "generators").glob("*/results.json")
+    }
+    assert committed <= quoted, f"quoted on no page: {sorted(committed - quoted)}"
+    assert {"demo", "isic2017-cpu"} <= quoted
 
 
 def test_the_committed_isic_head_to_head_holds_what_the_issue_asks() -> None:

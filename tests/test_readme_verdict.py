@@ -1,64 +1,85 @@
-"""README.md's verdict tables are the committed results, rendered.
+"""The verdict tables in README.md and the docs pages are the committed results, rendered.
 
-For each ``docs/results/<name>/results.json`` whose markers ``<!-- verdict:<name> -->`` and
-``<!-- /verdict:<name> -->`` are in README.md, the text between them (without the newlines next
-to the markers) must be exactly ``lesiongan report <dir> --markdown``: the tables, a blank line,
-the sentence. Regenerate after new results instead of editing numbers by hand.
+Every block between ``<!-- verdict:<name> -->`` and ``<!-- /verdict:<name> -->`` in README.md or
+a ``docs/`` page (see ``doc_pages.py``) must be exactly ``lesiongan report docs/results/<name>
+--markdown`` (the tables, a blank line, the sentence) of a committed
+``docs/results/<name>/results.json``; and every committed ``docs/results/<name>/results.json``
+is quoted on some page. Regenerate after new results instead of editing numbers by hand.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from doc_pages import ROOT, blocks_in_pages, marked_blocks, without_code_blocks
 from lesiongan.experiments.verdict import render_verdict_sentence, render_verdict_table
 
-ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
 
-
-def verdict_blocks(readme: str) -> dict[str, str]:
+def verdict_blocks(text: str) -> dict[str, str]:
     """``name -> text`` between each pair of verdict markers."""
-    found = re.findall(r"<!-- verdict:([\w.-]+) -->\n?(.*?)\n?<!-- /verdict:\1 -->", readme, re.S)
-    return dict(found)
+    return marked_blocks(text, "verdict")
 
 
-def check_verdicts(readme: str, root: Path) -> tuple[int, list[str]]:
-    """(blocks checked, one message per block that differs from its results.json)."""
-    blocks = verdict_blocks(readme)
-    cases = sorted((root / "docs" / "results").glob("*/results.json"))
-    cases = [p for p in cases if p.parent.name in blocks]
+def expected_block(results_json: Path) -> str:
+    results = json.loads(results_json.read_text(encoding="utf-8"))
+    return render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
+
+
+def check_verdicts(root: Path) -> tuple[int, list[str]]:
+    """(blocks checked, one message per block that differs from its results.json, names a
+    missing results.json, or per committed results.json that no page quotes)."""
     wrong = []
-    for path in cases:
-        results = json.loads(path.read_text(encoding="utf-8"))
-        expect = render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
-        if blocks[path.parent.name] != expect:
+    blocks = blocks_in_pages("verdict", root)
+    for page, name, text in blocks:
+        path = root / "docs" / "results" / name / "results.json"
+        where = f"{page.relative_to(root)}'s verdict:{name} block"
+        if not path.is_file():
+            wrong.append(f"{where} has no {path.relative_to(root)}")
+        elif text != expected_block(path):
             rel = path.parent.relative_to(root)
             wrong.append(
-                f"README.md's verdict:{path.parent.name} block differs from {rel}/results.json; "
+                f"{where} differs from {rel}/results.json; "
                 f"regenerate it with: lesiongan report {rel} --markdown"
             )
-    return len(cases), wrong
+    quoted = {name for _, name, _ in blocks}
+    for path in sorted((root / "docs" / "results").glob("*/results.json")):
+        if path.parent.name not in quoted:
+            wrong.append(
+                f"{path.relative_to(root)} is quoted on no page: paste "
+                f"`lesiongan report {path.parent.relative_to(root)} --markdown` between "
+                f"<!-- verdict:{path.parent.name} --> markers in the page that discusses it"
+            )
+    return len(blocks), wrong
 
 
-def test_readme_verdicts_equal_the_committed_results() -> None:
-    checked, wrong = check_verdicts(README.read_text(encoding="utf-8"), ROOT)
-    if not checked:
-        pytest.skip("no docs/results/<name>/results.json with a verdict:<name> block in README.md")
+def test_verdict_blocks_equal_the_committed_results() -> None:
+    checked, wrong = check_verdicts(ROOT)
+    assert checked, "no verdict block in README.md or docs/"
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_committed_verdict_is_quoted_somewhere() -> None:
+    """The committed results this documentation rests on, each on a page."""
+    quoted = {name for _, name, _ in blocks_in_pages("verdict")}
+    assert {"demo", "isic2017-cpu", "isic2017-sg2-h100"} <= quoted
+    readme = verdict_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "isic2017-sg2-h100" in readme  # the headline result
 
 
 def test_verdict_blocks_are_found() -> None:
     text = "a\n<!-- verdict:run-1 -->\n| x |\n\nSentence.\n<!-- /verdict:run-1 -->\nb"
     assert verdict_blocks(text) == {"run-1": "| x |\n\nSentence."}
     assert verdict_blocks("<!-- verdict:a -->x<!-- /verdict:b -->") == {}
+    example = "```markdown\n<!-- verdict:N -->\nx\n<!-- /verdict:N -->\n```\n"
+    assert verdict_blocks(example) == {"N": "x"}
+    assert verdict_blocks(without_code_blocks(example + text)) == {"run-1": "| x |\n\nSentence."}
 
 
-def test_a_stale_block_is_caught(tmp_path: Path) -> None:
+def test_a_stale_missing_or_unquoted_block_is_caught(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT / "tests" / "experiments"))
     from variant_results import make_results
 
@@ -66,11 +87,37 @@ def test_a_stale_block_is_caught(tmp_path: Path) -> None:
     (tmp_path / "docs" / "results" / "isic").mkdir(parents=True)
     (tmp_path / "docs" / "results" / "isic" / "results.json").write_text(json.dumps(results))
     block = render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
-    readme = f"# x\n\n<!-- verdict:isic -->\n{block}\n<!-- /verdict:isic -->\n"
-    assert check_verdicts(readme, tmp_path) == (1, [])
-    checked, wrong = check_verdicts(readme.replace("0.", "1.", 1), tmp_path)
-    assert checked == 1 and "lesiongan report docs/results/isic --markdown" in wrong[0]
-    assert check_verdicts("# no markers\n", tmp_path) == (0, [])
+    page = tmp_path / "docs" / "verdict.md"
+    page.write_text(f"# x\n\n<!-- verdict:isic -->\n{block}\n<!-- /verdict:isic -->\n")
+    assert check_verdicts(tmp_path) == (1, [])
+    (tmp_path / "README.md").write_text(page.read_text().replace("0.", "1.", 1))
+    checked, wrong = check_verdicts(tmp_path)  # a stale copy in the README is caught too
+    assert checked == 2 and len(wrong) == 1
+    assert wrong[0].startswith("README.md's verdict:isic block differs")
+    assert "lesiongan report docs/results/isic --markdown" in wrong[0]
+    (tmp_path / "README.md").write_text("<!-- verdict:gone -->\nx\n<!-- /verdict:gone -->\n")
+    checked, wrong = check_verdicts(tmp_path)
+    assert checked == 2 and wrong == [
+        "README.md's verdict:gone block has no docs/results/gone/results.json"
+    ]
+    page.write_text("# no markers\n")
+    (tmp_path / "README.md").unlink()
+    checked, wrong = check_verdicts(tmp_path)
+    assert checked == 0 and len(wrong) == 1 and "quoted on no page" in wrong[0]
+
+
+def test_notes_beside_the_results_are_not_pages_that_quote(tmp_path: Path) -> None:
+    from doc_pages import doc_pages
+
+    (tmp_path / "docs" / "results" / "x").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "x" / "README.md").write_text("notes")
+    (tmp_path / "docs" / "reference").mkdir()
+    (tmp_path / "docs" / "reference" / "a.md").write_text("a")
+    (tmp_path / "README.md").write_text("r")
+    assert doc_pages(tmp_path) == [
+        tmp_path / "README.md",
+        tmp_path / "docs" / "reference" / "a.md",
+    ]
 
 
 def test_the_committed_isic_verdict_holds_what_the_issue_asks() -> None:

@@ -49,7 +49,8 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0
     assert stdout.count("reused the finished output") == 3  # synth, prepare, gan
-    assert err.count(": reused") == 18  # every classifier run of the experiment
+    # every job of the experiment: 18 classifier runs, 3 samples and 3 audits
+    assert err.count(": reused") == 24
 
     # an interrupted GAN run (status not done) is resumed before the experiment goes on, and a
     # variant's missing sample is drawn again

@@ -32,10 +32,12 @@ def test_fractions_are_nested_stratified_and_seeded() -> None:
 def test_reusing_a_gan_is_refused() -> None:
     with pytest.raises(ValueError, match="each fraction's GAN"):
         ScarcityConfig.model_validate({"dataset": "x", "gan": {"run": "some-run"}})
+    with pytest.raises(ValueError, match="not in fractions"):
+        ScarcityConfig.model_validate({"dataset": "x", "gan_runs": {0.3: ["r"]}})
 
 
 @pytest.mark.slow
-def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path) -> None:
+def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path, cli) -> None:
     cfg = ScarcityConfig.model_validate(
         {
             "dataset": str(tiny_dataset),
@@ -44,6 +46,7 @@ def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path)
             "strategies": ["none", "synthetic-balance"],
             "classify": {"image_size": 16, "epochs": 1, "batch_size": 8},
             "bootstrap": 100,
+            "oracle": True,
             "gan": {
                 "config": "gan-tiny",
                 "set": {"schedule.stabilize_kimg": 0.1, "schedule.fade_kimg": 0.1},
@@ -63,11 +66,40 @@ def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path)
     assert len(fraction_train) == len(parent_train)  # 100 % is the whole train split
     small = {p["n_train"] for p in results["curve"] if p["fraction"] == 0.5}
     assert small == {sum(1 for _ in load_dataset(out / "data" / "frac-0.5").split_rows("train"))}
-    assert {p["strategy"] for p in results["curve"]} == {"none", "synthetic-balance"}
+    strategies = {(p["fraction"], p["strategy"]) for p in results["curve"]}
+    assert strategies == {
+        (0.5, "none"),
+        (0.5, "synthetic-balance@gan"),
+        (0.5, "synthetic-balance@oracle"),  # the left-out half, in place of synthetic images
+        (1.0, "none"),
+        (1.0, "synthetic-balance@gan"),  # nothing left out at 100 %: no oracle
+    }
+    # the oracle holds exactly the train images the fraction left out, as a synthetic set
+    from lesiongan.data.synthetic import load_synthetic
+
+    oracle = load_synthetic(out / "frac-0.5" / "oracle")
+    half = {r.image_id for r in load_dataset(out / "data" / "frac-0.5").split_rows("train")}
+    assert {r.image_id for r in oracle.rows} == parent_train - half
+    assert all(r.d_score is None for r in oracle.rows)
+    # the reference is chosen per fraction on validation, and every synthetic cell gets a call
+    p = results["per_fraction"]["frac-0.5"]
+    assert p["reference"] == "none" and "validation macro_auc" in p["reference_chosen_by"]
+    assert set(p["paired_vs_reference"]) == {"synthetic-balance@gan", "synthetic-balance@oracle"}
+    assert set(results["calls"]) == {
+        "frac-0.5/synthetic-balance@gan",
+        "frac-1/synthetic-balance@gan",
+    }
     saved = json.loads((out / "results.json").read_text())
     assert saved["curve"] == json.loads(json.dumps(results["curve"]))
     html = (out / "report.html").read_text()
-    assert "Scarcity curve" in html and html.count("data:image/png;base64,") >= 1
+    assert "Scarcity curve" in html and html.count("data:image/png;base64,") >= 2
+    # exported: every derived number comes back from the runs' predictions alone
+    code, stdout, stderr = cli("report", out, "--export", tmp_path / "export")
+    assert code == 0, stderr
+    code, stdout, stderr = cli("report", tmp_path / "export", "--check")
+    assert code == 0, stderr
+    code, stdout, _ = cli("report", tmp_path / "export", "--markdown")
+    assert code == 0 and "synthetic-balance@oracle" in stdout and "Holm" in stdout
 
 
 def test_bad_fractions_are_config_errors(tmp_path: Path) -> None:

@@ -103,7 +103,7 @@ def test_slurm_cells_equal_local_cells(
     assert prov["slurm_job_id"] == jobs["none/seed-1"]["job_id"]
     code, stdout, _ = cli("experiment", "status", out)
     assert code == 0 and "4 done" in stdout
-    print(f"submission: {submit_s / 4:.2f} s per cell")  # quoted in the README
+    print(f"submission: {submit_s / 4:.2f} s per cell")  # quoted in docs/cluster.md
 
 
 def test_cancelled_job_is_resubmitted_and_resumes(

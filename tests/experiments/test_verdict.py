@@ -1,4 +1,4 @@
-"""The README's verdict from a results.json: tables, the sentence, ``report --markdown``."""
+"""The verdict the docs quote, from a results.json: tables, the sentence, ``report --markdown``."""
 
 from __future__ import annotations
 
@@ -151,4 +151,4 @@ def test_cli_report_markdown_prints_the_verdict(tmp_path: Path, cli) -> None:
     r["experiment"] = "scarcity"
     out2 = write_experiment(tmp_path / "exp2", r)
     code, _, err = cli("report", out2, "--markdown")
-    assert code == 1 and "not a scarcity experiment" in err and len(err.strip().splitlines()) == 1
+    assert code == 1 and "per_fraction" in err and len(err.strip().splitlines()) == 1

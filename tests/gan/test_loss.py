@@ -78,7 +78,7 @@ def test_r1_is_half_gamma_times_the_squared_weight_norm(setup, gamma: float) -> 
     d_real, d_fake = _scores(real, w, b), _scores(fake, w, b)
     want = F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
     torch.testing.assert_close(stats["loss_D"].double(), want, **TOL)
-    torch.testing.assert_close(stats["real_scores"].double(), d_real, **TOL)
+    torch.testing.assert_close(stats["ada_scores"].double(), d_real, **TOL)  # ADA's statistic
     torch.testing.assert_close(stats["D_fake"].double(), d_fake.mean(), **TOL)
     # d/dw of the logistic loss, plus gamma * w from the penalty
     n = SHAPE[0]

@@ -9,15 +9,14 @@ import torch
 import torch.nn.functional as F
 
 from lesiongan.gan.augment import AdaController, DiffAugment
-from lesiongan.gan.config import NetworkConfig
 from lesiongan.gan.layers import EqualizedConv2d, minibatch_stddev, pixel_norm
-from lesiongan.gan.networks import Discriminator, Generator, resolutions
+from lesiongan.gan.networks import Discriminator, Generator, PgganNetworkConfig, resolutions
 
-CFG = NetworkConfig(resolution=16, fmap_base=128, fmap_max=16, latent_dim=16, embed_dim=8)
+CFG = PgganNetworkConfig(resolution=16, fmap_base=128, fmap_max=16, latent_dim=16, embed_dim=8)
 
 
 def test_paper_channels_and_size() -> None:
-    cfg = NetworkConfig(resolution=256)
+    cfg = PgganNetworkConfig(resolution=256)
     assert [cfg.channels(r) for r in resolutions(cfg)] == [512, 512, 512, 512, 256, 128, 64]
     n_params = sum(p.numel() for p in Generator(cfg, 3).parameters())
     assert 22e6 < n_params < 24e6  # the paper's generator is about 23 M parameters
@@ -26,7 +25,7 @@ def test_paper_channels_and_size() -> None:
 @pytest.mark.parametrize("res", [5, 4, 2048, 48])
 def test_resolution_must_be_power_of_two_in_range(res: int) -> None:
     with pytest.raises(ValueError, match="power of two"):
-        NetworkConfig(resolution=res)
+        PgganNetworkConfig(resolution=res)
 
 
 def test_pixel_norm_gives_unit_rms_per_pixel() -> None:

@@ -17,10 +17,11 @@ from PIL import Image
 
 from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.run import run_classify
+from lesiongan.classify.scorer import ClassifierScorer, load_classifier_scorer
 from lesiongan.errors import LesionganError
 from lesiongan.gan.run import run_training
 from lesiongan.gan.sample import SampleConfig, run_sample
-from lesiongan.gan.selection import ClassifierScorer, compute_realism
+from lesiongan.gan.selection import compute_realism
 
 
 @pytest.fixture(scope="module")
@@ -100,17 +101,14 @@ class HashScorer(ClassifierScorer):
 
 
 def test_classifier_selection_raises_the_recognised_share(
-    gan_run: Path, real_classifier: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    gan_run: Path, real_classifier: Path, tmp_path: Path
 ) -> None:
-    import lesiongan.gan.sample as sample
-
-    monkeypatch.setattr(sample, "ClassifierScorer", HashScorer)
     counts = {"melanoma": 20, "seborrheic_keratosis": 20, "nevus": 20}
     plain = run_sample(gan_run, tmp_path / "plain", SampleConfig(per_class=counts)).path
     cfg = SampleConfig(
         per_class=counts, select="classifier", keep=0.25, classifier=str(real_classifier)
     )
-    chosen = run_sample(gan_run, tmp_path / "chosen", cfg).path
+    chosen = run_sample(gan_run, tmp_path / "chosen", cfg, scorer_loader=HashScorer).path
     scorer = HashScorer(real_classifier, torch.device("cpu"))
     before, after = _share_recognised(plain, scorer), _share_recognised(chosen, scorer)
     # premise: the scorer recognises some but not all of the unselected images (each of the 60
@@ -129,7 +127,7 @@ def test_classifier_selection_raises_the_recognised_share(
     cfg = SampleConfig(
         per_class={"nevus": 4}, select="realism", keep=0.5, classifier=str(real_classifier)
     )
-    real = run_sample(gan_run, tmp_path / "realism", cfg).path
+    real = run_sample(gan_run, tmp_path / "realism", cfg, scorer_loader=load_classifier_scorer).path
     scores = [float(r["select_score"]) for r in _rows(real)]
     assert len(scores) == 4 and all(np.isfinite(scores))
 
@@ -147,13 +145,13 @@ def test_selection_classifier_must_have_seen_only_the_gans_train_split(
         per_class={"nevus": 2}, select="classifier", keep=0.5, classifier=str(foreign)
     )
     with pytest.raises(LesionganError, match="did not train on"):
-        run_sample(gan_run, tmp_path / "x", cfg)
+        run_sample(gan_run, tmp_path / "x", cfg, scorer_loader=load_classifier_scorer)
     assert not (tmp_path / "x").exists()
     info = json.loads((foreign / "run.json").read_text())
     info["synthetic_used"] = True
     (foreign / "run.json").write_text(json.dumps(info))
     with pytest.raises(LesionganError, match="real images only"):
-        run_sample(gan_run, tmp_path / "y", cfg)
+        run_sample(gan_run, tmp_path / "y", cfg, scorer_loader=load_classifier_scorer)
 
 
 def test_selection_options_are_checked_and_the_cli_says_so(
@@ -174,3 +172,23 @@ def test_selection_options_are_checked_and_the_cli_says_so(
     assert code == 0 and "already sampled" in out
     code, _, err = cli(*base, "--per-class", "melanoma=0")
     assert code == 1 and "from 1 to 1,000,000" in err
+
+
+def test_cli_selects_by_classifier_as_the_api_does(
+    cli, gan_run: Path, real_classifier: Path, tmp_path: Path
+) -> None:
+    """``gan sample --select classifier --classifier RUN``: the CLI injects the classifier
+    scorer (the GAN layer never imports the classifier) and writes what the API writes."""
+    code, _, err = cli(
+        "gan", "sample", gan_run, "--out", tmp_path / "cli", "--per-class", "nevus=3",
+        "--select", "classifier", "--keep", "0.5", "--classifier", real_classifier,
+    )  # fmt: skip
+    assert code == 0, err
+    cfg = SampleConfig(
+        per_class={"nevus": 3}, select="classifier", keep=0.5, classifier=str(real_classifier)
+    )
+    api = run_sample(gan_run, tmp_path / "api", cfg, scorer_loader=load_classifier_scorer).path
+    assert (tmp_path / "cli" / "manifest.csv").read_text() == (api / "manifest.csv").read_text()
+    assert [r["select_score"] for r in _rows(api)] != [""] * 3
+    with pytest.raises(ValueError, match="scorer_loader"):  # a caller that forgot the seam
+        run_sample(gan_run, tmp_path / "none", cfg)

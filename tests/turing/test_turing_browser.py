@@ -1,7 +1,7 @@
 """A rater completes a short study in Debian's Chromium (Playwright) through a real server.
 
 Screenshots go to the test's tmp dir; with LESIONGAN_UPDATE_SCREENSHOTS=1 the rating page and
-the admin results page are also copied to docs/images/ for the README.
+the admin results page are also copied to docs/images/ for docs/turing.md.
 """
 
 from __future__ import annotations

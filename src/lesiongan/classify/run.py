@@ -37,7 +37,13 @@ from lesiongan.classify.trainer import ClassifierTrainer, TrainingData
 from lesiongan.config import save_config
 from lesiongan.data.manifest import ManifestRow, dataset_fingerprint, load_dataset
 from lesiongan.data.splits import stratified_group_split
-from lesiongan.data.synthetic import REAL_SCORES, SyntheticSet, check_leakage, load_synthetic
+from lesiongan.data.synthetic import (
+    REAL_SCORES,
+    SyntheticSet,
+    check_leakage,
+    load_synthetic,
+    require_d_scores,
+)
 from lesiongan.errors import ConfigError, DataError, LesionganError, OutputExistsError
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.hashing import sha256_file
@@ -166,6 +172,8 @@ def resolve_inputs(dataset: Path, cfg: ClassifyConfig, synthetic: Path | None) -
     syn = load_synthetic(synthetic, tuple(classes)) if synthetic else None
     if syn is not None:
         check_leakage(test, syn)  # before any training: fail fast
+        if "soft-label" in parts:
+            require_d_scores(syn, "soft-label")
         if "soft-label" in parts and syn.real_scores is None:
             reason = syn.info.get("real_scores_missing_reason") or "not in the directory"
             raise DataError(

@@ -308,8 +308,23 @@ def report(
     markdown: bool = typer.Option(
         False,
         "--markdown",
-        help="Print the README's verdict instead (markdown tables and a sentence); writes nothing.",
+        help="Print the verdict instead (markdown tables and a sentence, as the docs quote it); "
+        "writes nothing.",
     ),
+    export: Path | None = typer.Option(
+        None,
+        "--export",
+        metavar="DEST",
+        help="Write DEST: results, config, every run's metrics and gzipped predictions, the "
+        "dataset fingerprint, GAN checkpoint hashes, code revision, figures (what to commit).",
+    ),
+    check: bool = typer.Option(
+        False,
+        "--check",
+        help="DIR is an exported results directory: re-derive every summary, interval, call "
+        "and CAS from its runs and predictions, and exit 1 if any differs from results.json.",
+    ),
+    force: bool = typer.Option(False, "--force", help="With --export: replace DEST."),
 ) -> None:
     """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR);
     for a generators experiment, DIR/results.md and DIR/figures.
@@ -339,6 +354,20 @@ def _malformed_results(exp_dir: Path) -> Iterator[None]:
 def _report(exp_dir: Path, markdown: bool) -> None:
     from lesiongan.experiments.report import build_report, load_results
 
+    if export is not None:
+        from lesiongan.experiments.export import export_results
+
+        out.print(f"exported to {export_results(exp_dir, export, force)}")
+        return
+    if check:
+        from lesiongan.experiments.export import check as check_export
+
+        differ = check_export(exp_dir)
+        if differ:
+            err.print(f"{exp_dir}: re-derived {', '.join(differ)} differ from results.json")
+            raise typer.Exit(1)
+        out.print(f"{exp_dir}: every derived number re-derived from the runs' predictions")
+        return
     if markdown:
         from lesiongan.experiments.verdict import render_verdict_markdown
 
@@ -348,9 +377,9 @@ def _report(exp_dir: Path, markdown: bool) -> None:
 
             typer.echo(render_generators_markdown(results))
             return
-        if results["experiment"] != "imbalance":
+        if results["experiment"] not in ("imbalance", "scarcity"):
             raise LesionganError(
-                f"{exp_dir / 'results.json'}: --markdown renders an imbalance experiment's "
+                f"{exp_dir / 'results.json'}: --markdown renders an imbalance or scarcity "
                 f"verdict or a generators comparison, not a {results['experiment']} experiment"
             )
         typer.echo(render_verdict_markdown(results))

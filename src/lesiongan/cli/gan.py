@@ -137,6 +137,7 @@ def sample(
 
         lesiongan gan sample gan-run --out syn --per-class melanoma=600 --select d-score --keep 0.3
     """
+    from lesiongan.classify.scorer import load_classifier_scorer
     from lesiongan.gan.sample import SampleConfig, parse_per_class, run_sample
 
     flags = {
@@ -152,7 +153,14 @@ def sample(
     }
     cfg = load_config(SampleConfig, flags=flags)
     with progress_bar("sample") as progress:
-        result = run_sample(run_dir, out_dir, cfg, force=force, progress=progress)
+        result = run_sample(
+            run_dir,
+            out_dir,
+            cfg,
+            force=force,
+            progress=progress,
+            scorer_loader=load_classifier_scorer,
+        )
     total = sum(cfg.per_class.values())
     if result.reused:
         out.print(f"{result.path}: already sampled with these options; nothing to do")

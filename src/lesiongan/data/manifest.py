@@ -3,9 +3,9 @@
 ``manifest.csv`` has the contract columns first, in this order, then extra columns:
 ``image_id,label,split,path,source_path,source_sha256,width,height,group_id,source_width,source_height,file_sha256``.
 ``path`` is relative to the dataset directory and stays inside it (no absolute path, no ``..``:
-:func:`is_confined`, the rule of synthetic manifests too); ``file_sha256`` is the hash of the
+[`is_confined`][], the rule of synthetic manifests too); ``file_sha256`` is the hash of the
 prepared file at ``path`` (empty in datasets written before it existed). Later stages load a
-dataset only through :func:`load_dataset`, which checks the contract, the files against their
+dataset only through [`load_dataset`][], which checks the contract, the files against their
 hashes and ``dataset.json``'s split fingerprints against the manifest, and names the file and
 the row in every error.
 """
@@ -40,6 +40,8 @@ FORMAT_NAME = "lesiongan-dataset-v1"
 
 @dataclass(frozen=True)
 class ManifestRow:
+    """One row of a prepared ``manifest.csv``; ``path`` is relative to the dataset directory."""
+
     image_id: str
     label: str
     split: str

@@ -2,18 +2,26 @@
 DESIGN.md's ``synthetic/manifest.csv`` contract): one definition for its writer and readers,
 and the leakage guard.
 
-A synthetic directory holds::
+A synthetic directory holds:
 
-    manifest.csv            one row per image: MANIFEST_COLUMNS (+ select_score when selected)
-    images/<class>/<id>.png
-    synthetic.json          which GAN, checkpoint, dataset and train split; counts; selection
-    gan_train_images.csv    source_sha256 of every image the GAN saw (the leakage guard)
-    real_scores.csv         D's scores of the GAN's real training images (soft labels; optional)
-    preview.png, config.yaml, provenance.json
+```text
+manifest.csv            one row per image: MANIFEST_COLUMNS (+ select_score when selected);
+                        d_score empty when the generator has no discriminator
+images/<class>/<id>.png
+synthetic.json          which GAN, checkpoint, dataset and train split; counts; selection
+gan_train_images.csv    source_sha256 of every image the GAN saw (the leakage guard)
+real_scores.csv         D's scores of the GAN's real training images (soft labels; optional)
+preview.png, config.yaml, provenance.json
+```
+
+``d_score`` (the discriminator's raw score) is a required column whose cells may be empty: a
+generator family without a discriminator writes a valid directory with no scores, and what needs
+them (soft labels) refuses it through :func:`require_d_scores`. A cell that is given must be a
+finite number.
 
 Leakage guard (DESIGN.md): a classifier is never evaluated on images that the GAN behind its
 synthetic data was trained on. The synthetic directory carries ``gan_train_images.csv`` (the
-``source_sha256`` of every image the GAN saw); :func:`check_leakage` refuses a test split that
+``source_sha256`` of every image the GAN saw); [`check_leakage`][] refuses a test split that
 shares any of them. Without that file the guard cannot run, so loading refuses the directory.
 """
 
@@ -57,17 +65,22 @@ class LeakageError(LesionganError):
 
 @dataclass(frozen=True)
 class SyntheticRow:
+    """One row of a synthetic ``manifest.csv``; ``path`` is relative to the directory."""
+
     image_id: str
     label: str
     path: str
     seed: int
     checkpoint_sha256: str
-    d_score: float
+    d_score: float | None  # None: the generator has no discriminator
     select_score: float | None = None
 
 
 @dataclass
 class SyntheticSet:
+    """A synthetic directory, loaded and checked: its rows, ``synthetic.json`` and the
+    ``source_sha256`` of the GAN's training images (the leakage guard)."""
+
     root: Path
     rows: list[SyntheticRow]
     info: dict[str, Any] = field(default_factory=dict)
@@ -84,6 +97,23 @@ class SyntheticSet:
         for r in self.rows:
             out[r.label] = out.get(r.label, 0) + 1
         return out
+
+    @property
+    def has_d_scores(self) -> bool:
+        """Every image has a discriminator score."""
+        return all(r.d_score is not None for r in self.rows)
+
+
+def require_d_scores(synthetic: SyntheticSet, what: str) -> None:
+    """A one-line DataError unless every image has a ``d_score`` (``what`` needs them)."""
+    missing = [r.image_id for r in synthetic.rows if r.d_score is None]
+    if missing:
+        arch = synthetic.info.get("arch")
+        family = f" (generator family {arch!r} has no discriminator)" if arch else ""
+        raise DataError(
+            f"{synthetic.root / MANIFEST}: {len(missing)} image(s) have no d_score "
+            f"(e.g. {missing[0]}){family}; {what} needs the discriminator's scores"
+        )
 
 
 def load_synthetic(root: Path, classes: tuple[str, ...] | None = None) -> SyntheticSet:
@@ -133,22 +163,22 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
         for row in reader:
             line = reader.line_num
             try:
-                select = row.get(SELECT_SCORE)
+                select, d_score = row.get(SELECT_SCORE), row["d_score"]
                 r = SyntheticRow(
                     row["image_id"],
                     row["label"],
                     row["path"],
                     int(row["seed"]),
                     row["checkpoint_sha256"],
-                    float(row["d_score"]),
+                    float(d_score) if d_score.strip() else None,
                     float(select) if select not in (None, "") else None,
                 )
-            except (ValueError, TypeError):  # TypeError: a short row leaves cells as None
+            except (ValueError, TypeError, AttributeError):  # a short row leaves cells as None
                 raise DataError(
-                    f"{path}: line {line}: seed must be an integer and d_score a number "
-                    f"(and {SELECT_SCORE} where given)"
+                    f"{path}: line {line}: seed must be an integer and d_score a number or "
+                    f"empty (and {SELECT_SCORE} a number where given)"
                 ) from None
-            if not math.isfinite(r.d_score):
+            if r.d_score is not None and not math.isfinite(r.d_score):
                 raise DataError(f"{path}: line {line}: d_score is not finite")
             if not is_confined(r.path):
                 raise DataError(

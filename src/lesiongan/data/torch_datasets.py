@@ -3,16 +3,18 @@
 Both hand out ``(image, class_index)`` with the image a uint8 ``[3, S, S]`` tensor (the house
 rule: datasets hand out uint8; whoever trains maps the range), read from disk per item, so a
 ``DataLoader`` with workers loads in parallel. Each has ``classes`` (names, in class-index
-order) and ``labels`` (numpy int64, one per item, for samplers)::
+order) and ``labels`` (numpy int64, one per item, for samplers):
 
-    from torch.utils.data import DataLoader
-    from lesiongan.data.torch_datasets import real_plus_synthetic
+```python
+from torch.utils.data import DataLoader
+from lesiongan.data.torch_datasets import real_plus_synthetic
 
-    data = real_plus_synthetic("ds", "syn")          # train split + synthetic, leakage-checked
-    images, labels = next(iter(DataLoader(data, batch_size=32, shuffle=True)))
+data = real_plus_synthetic("ds", "syn")          # train split + synthetic, leakage-checked
+images, labels = next(iter(DataLoader(data, batch_size=32, shuffle=True)))
+```
 
-The formats belong to :mod:`lesiongan.data.manifest` and :mod:`lesiongan.data.synthetic`; this
-module only reads them.
+The formats belong to [`lesiongan.data.manifest`][lesiongan.data.manifest] and
+[`lesiongan.data.synthetic`][lesiongan.data.synthetic]; this module only reads them.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Distribution metrics between two feature matrices (real ``N x D``, synthetic ``M x D``).
 
 * FID, Fréchet distance between Gaussians fitted to the features (Heusel et al. 2017),
-  computed exactly through an SVD (see :func:`compute_fid`; pinned against torch-fidelity).
+  computed exactly through an SVD (see [`compute_fid`][]; pinned against torch-fidelity).
   Lower is better; 0 for identical statistics.
 * KID, the unbiased MMD² with the cubic polynomial kernel (Bińkowski et al. 2018), mean and
   standard deviation over random subsets, torch-fidelity's implementation. Lower is better.

@@ -30,6 +30,7 @@ class Cell:
     out: Path
     config: ClassifyConfig
     synthetic: Path | None
+    generator: str = ""  # which of the experiment's GANs made ``synthetic`` ("" = the only one)
 
 
 def cell_status(cell: Cell, force: bool) -> str:

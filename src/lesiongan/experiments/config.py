@@ -31,11 +31,31 @@ def expand_strategy(name: str) -> str:
 
 
 class GanStage(Config):
+    """The experiment's generator(s): one trained here (``config`` + ``set``), one per seed in
+    ``seeds`` (the generator becomes a level of the bootstrap), or finished runs reused."""
+
     run: str | None = None  # a finished 'gan train' run to reuse (trained on the same dataset)
+    # several finished runs (e.g. GAN seeds), each checked: finished, same train split
+    runs: list[str] = Field(default_factory=list)
     config: str = "gan-demo"  # recipe name or YAML file to train one
     set: dict[str, Any] = Field(
         default_factory=dict
     )  # overrides of that recipe, e.g. {schedule.stabilize_kimg: 100}
+    seeds: list[int] = Field(default_factory=list)  # one GAN per seed, trained here
+
+    @model_validator(mode="after")
+    def _one_source(self) -> GanStage:
+        given = [k for k in ("run", "runs", "seeds") if getattr(self, k)]
+        if len(given) > 1:
+            raise ValueError(f"gan: give one of run, runs and seeds, not {' and '.join(given)}")
+        if len(set(self.seeds)) != len(self.seeds) or any(s < 0 for s in self.seeds):
+            raise ValueError("gan.seeds must be distinct and >= 0")
+        return self
+
+    def generator_ids(self) -> list[str]:
+        """``""`` for the single generator of the original layout; else ``g0``, ``g1``, ..."""
+        n = len(self.runs) or len(self.seeds)
+        return [f"g{i}" for i in range(n)] if n else [""]
 
 
 class SampleStage(Config):
@@ -109,6 +129,11 @@ class ClassifierRunsConfig(Config):
 
 class ExperimentBase(ClassifierRunsConfig):
     gan: GanStage = GanStage()
+    # reference "best": the real-only strategy with the highest mean of this VALIDATION metric
+    # (the validation split is carved from train; the test split never chooses anything)
+    reference_metric: Literal["macro_auc", "balanced_accuracy"] = "macro_auc"
+    margin: float = Field(0.02, gt=0, le=0.2)  # equivalence margin (TOST) on every endpoint
+    alpha: float = Field(0.05, gt=0, lt=0.5)  # after Holm over the family of synthetic cells
     sample: SampleStage = SampleStage()
     # not part of the experiment's identity: a directory may be continued with another launcher
     launcher: LauncherConfig = LauncherConfig()
@@ -142,6 +167,26 @@ class VariantConfig(Config):
         return self
 
 
+class FinetuneCells(Config):
+    """A few cells again with another classifier (e.g. full fine-tuning where the experiment's
+    cells use cached features): ``cells`` are run names of the experiment (``oversample``,
+    ``synthetic-balance@unselected``), each trained with ``classify`` layered over the
+    experiment's ``classify``, for ``seeds``; run names ``ft-NAME``. They are compared with
+    ``ft-`` of the reference, a family of their own."""
+
+    cells: list[str] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    classify: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("classify")
+    @classmethod
+    def _classify(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in ("strategy", "seed"):
+            if key in v:
+                raise ValueError(f"finetune.classify.{key} is set per run by the experiment")
+        return v
+
+
 class ImbalanceConfig(ExperimentBase):
     strategies: list[str] = Field(default_factory=lambda: list(DEFAULT_STRATEGIES), min_length=1)
     # synthetic sets compared; each strategy that uses synthetic images runs on each variant
@@ -149,9 +194,10 @@ class ImbalanceConfig(ExperimentBase):
     variants: list[VariantConfig] = Field(default_factory=list)
     cas: bool = False  # also train synthetic-only on each variant: CAS = its BA / real-only BA
     # the real-only strategy every other is compared with, besides `none`: "best" = highest mean
-    # test balanced accuracy among the real-only strategies run
+    # validation ``reference_metric`` among the real-only strategies run
     reference: str = "best"
     audit: bool = False  # realism of each variant in the `none` classifier's features
+    finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")
     @classmethod
@@ -180,14 +226,30 @@ class ImbalanceConfig(ExperimentBase):
             raise ValueError("reference must be 'best' or a real-only strategy of the experiment")
         if (self.cas or self.audit) and "none" not in self.strategies:
             raise ValueError("cas and audit need the real-only baseline 'none' in strategies")
+        if self.finetune:
+            known = set(self.strategies) | {
+                f"{s}@{v.name}" for s in self.strategies if uses_synthetic(s) for v in self.variants
+            }
+            for name in self.finetune.cells:
+                if name not in known:
+                    raise ValueError(f"finetune.cells: {name!r} is not a run of this experiment")
+            ClassifyConfig.model_validate({**self.classify, **self.finetune.classify})
         return self
 
 
 class ScarcityConfig(ExperimentBase):
-    """Each fraction trains its own GAN on its own labels: reusing a GAN or sample would leak."""
+    """Each fraction trains its own GAN on its own labels: reusing a GAN or sample would leak.
+
+    Finished GAN runs may be reused per fraction (``gan_runs``), each checked to have seen
+    exactly that fraction's train split. ``oracle``: the training images a fraction left out,
+    used in place of synthetic images by the same strategies (a perfect generator's ceiling).
+    """
 
     fractions: list[float] = Field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0], min_length=1)
     strategies: list[str] = Field(default_factory=lambda: ["none", "synthetic-balance"])
+    gan_runs: dict[float, list[str]] = Field(default_factory=dict)  # fraction -> finished runs
+    oracle: bool = False
+    reference: Literal["best"] = "best"  # chosen per fraction, on validation
 
     @field_validator("fractions")
     @classmethod
@@ -205,11 +267,16 @@ class ScarcityConfig(ExperimentBase):
 
     @model_validator(mode="after")
     def _no_reuse(self) -> ScarcityConfig:
-        if self.gan.run or self.sample.synthetic:
+        if self.gan.run or self.gan.runs or self.sample.synthetic:
             raise ValueError(
-                "gan.run / sample.synthetic cannot be reused here: each fraction's GAN must see "
-                "only that fraction's labelled images"
+                "gan.run / gan.runs / sample.synthetic cannot be reused here: each fraction's GAN "
+                "must see only that fraction's labelled images (reuse per fraction: gan_runs)"
             )
+        unknown = [f for f in self.gan_runs if f not in self.fractions]
+        if unknown:
+            raise ValueError(f"gan_runs: fraction {unknown[0]:g} is not in fractions")
+        if self.gan_runs and self.gan.seeds:
+            raise ValueError("give gan_runs (reuse) or gan.seeds (train here), not both")
         return self
 
 

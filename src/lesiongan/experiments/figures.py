@@ -240,3 +240,35 @@ def scarcity_plot(curve: list[dict[str, Any]], keys: list[str]) -> bytes:
         ax.legend(frameon=False)
     fig.tight_layout()
     return _png(fig)
+
+
+def delta_vs_fraction(per_fraction: dict[str, dict[str, Any]], keys: list[str]) -> bytes | None:
+    """Difference from the best real-only strategy (chosen on validation per fraction) against
+    the labelled fraction: each synthetic strategy (solid) and its oracle ceiling (dashed: the
+    held-out real images in place of synthetic ones), with 95 % intervals."""
+    plt = _plt()
+    series: dict[str, list[tuple[float, dict[str, Any]]]] = {}
+    for p in per_fraction.values():
+        for s, d in (p.get("paired_vs_reference") or {}).items():
+            if "@" in s and not s.startswith("synthetic-only"):
+                series.setdefault(s, []).append((p["fraction"], d))
+    if not series:
+        return None
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for i, (s, pts) in enumerate(sorted(series.items())):
+            pts = sorted(pts, key=lambda t: t[0])
+            x = np.array([f for f, _ in pts]) * (1 + 0.03 * (i - len(series) / 2))  # dodge
+            d = [q.get(key) or {} for _, q in pts]
+            m = np.array([v.get("diff") if v.get("diff") is not None else np.nan for v in d])
+            lo = np.array([v.get("ci_low") if v.get("ci_low") is not None else np.nan for v in d])
+            hi = np.array([v.get("ci_high") if v.get("ci_high") is not None else np.nan for v in d])
+            style = "--" if "@oracle" in s else "-"
+            ax.errorbar(x, m, yerr=[m - lo, hi - m], fmt="o" + style, capsize=3, label=s)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(xscale="log", xlabel="fraction of the training labels", title=f"Δ {_label(key)}")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("difference from the best real-only")
+    axes[0][-1].legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return _png(fig)

@@ -36,8 +36,6 @@ from lesiongan.experiments.config import GeneratorEntry, GeneratorsConfig
 from lesiongan.experiments.imbalance import (
     BASELINE,
     build_cells,
-    dataset_summary,
-    relative_path,
     require_finished_gan,
 )
 from lesiongan.experiments.jobs import (
@@ -49,6 +47,7 @@ from lesiongan.experiments.jobs import (
     cell_jobs,
     read_metrics,
 )
+from lesiongan.experiments.results import dataset_summary, relative_path
 from lesiongan.gan.checkpoint import list_checkpoints
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.run import load_run_config, read_run_info

@@ -1,7 +1,7 @@
 """Figures and Markdown of ``experiment generators`` (from ``results.json`` and the directory).
 
-``render_generators_markdown`` is what the README shows between the
-``<!-- generators:NAME -->`` markers; a test checks that the README holds exactly it.
+``render_generators_markdown`` is what the docs pages show between the
+``<!-- generators:NAME -->`` markers; a test checks that they hold exactly it.
 """
 
 from __future__ import annotations

@@ -14,27 +14,20 @@ The graph (:func:`plan_imbalance`) is the one both launchers run::
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from pathlib import Path
 from typing import Any
 
+from lesiongan.classify.config import ClassifyConfig
 from lesiongan.config import load_config
-from lesiongan.data.manifest import PreparedDataset, load_dataset
+from lesiongan.data.manifest import dataset_fingerprint, load_dataset
 from lesiongan.data.synthetic import read_info
 from lesiongan.errors import ConfigError, LesionganError
-from lesiongan.experiments.aggregate import (
-    classification_accuracy_score,
-    compare_strategies,
-    read_test_predictions,
-    summarize,
-)
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import (
     ExperimentBase,
     ImbalanceConfig,
     VariantConfig,
+    expand_strategy,
     uses_synthetic,
 )
 from lesiongan.experiments.jobs import (
@@ -46,14 +39,22 @@ from lesiongan.experiments.jobs import (
     cell_jobs,
     read_metrics,
 )
+from lesiongan.experiments.records import RunRecord
+from lesiongan.experiments.results import (
+    aggregate_records,
+    dataset_summary,
+    relative_path,
+    variant_results,
+    write_results,
+)
 from lesiongan.experiments.stages import balance_counts
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.recipes import resolve_recipe
-from lesiongan.utils.outdir import write_text_atomic
-from lesiongan.utils.stage import DONE, read_status
+from lesiongan.utils.provenance import git_revision
+from lesiongan.utils.stage import DONE, read_status, write_status
 
-BASELINE = "none"
+BASELINE = "none"  # the imbalanced real-only baseline every strategy is also compared with
 
 
 def require_finished_gan(run: Path) -> None:
@@ -93,9 +94,12 @@ def balance_per_class(counts: dict[str, int], cfg: ExperimentBase, where: str = 
     return per_class
 
 
-def gan_job(dataset: Path, run: Path, cfg: ExperimentBase, key: str = "gan") -> Job:
-    """Training the experiment's GAN (its recipe and ``set``) into ``run``."""
-    gan_cfg = load_config(GanConfig, resolve_recipe(cfg.gan.config), cfg.gan.set)
+def gan_job(
+    dataset: Path, run: Path, cfg: ExperimentBase, key: str = "gan", seed: int | None = None
+) -> Job:
+    """Training the experiment's GAN (its recipe and ``set``; ``seed``: the GAN's) into ``run``."""
+    sets = cfg.gan.set if seed is None else {**cfg.gan.set, "seed": seed}
+    gan_cfg = load_config(GanConfig, resolve_recipe(cfg.gan.config), sets)
     return Job(key, "gan", run, GanTask(dataset, run, gan_cfg))
 
 
@@ -106,22 +110,104 @@ def build_cells(
     synthetic: Path | None,
     strategies: list[str] | None = None,
     variant: str = "",
+    generator: str = "",
 ) -> list[Cell]:
-    """One cell per strategy x seed; with ``variant``, run names are ``STRATEGY@VARIANT``."""
+    """One cell per strategy x seed; with ``variant``, run names are ``STRATEGY@VARIANT``, and
+    with ``generator`` the runs of that generator's images sit under ``STRATEGY@VARIANT/GEN``."""
     cells = []
     for strategy in strategies if strategies is not None else cfg.strategies:
         name = f"{strategy}@{variant}" if variant else strategy
+        where = f"{name}/{generator}" if generator else name
         for seed in cfg.seeds:
             cells.append(
                 Cell(
-                    f"{name}/seed-{seed}",
+                    f"{where}/seed-{seed}",
                     dataset,
-                    runs / name / f"seed-{seed}",
+                    runs / where / f"seed-{seed}",
                     cfg.classify_config(strategy, seed),
                     synthetic,
+                    generator,
                 )
             )
     return cells
+
+
+def finetune_cells(
+    cfg: ImbalanceConfig,
+    dataset: Path,
+    runs: Path,
+    synthetic: Path | None,
+    variant: str,
+    generator: str,
+) -> list[Cell]:
+    """The ``finetune`` cells of one synthetic set (``variant``/``generator``), or of the
+    real-only runs (``variant`` ""): run names ``ft-NAME``, the finetune classifier settings."""
+    if cfg.finetune is None:
+        return []
+    cells = []
+    for name in cfg.finetune.cells:
+        strategy, _, v = name.partition("@")
+        if v != variant:
+            continue
+        where = f"ft-{name}/{generator}" if generator else f"ft-{name}"
+        for seed in cfg.finetune.seeds:
+            clf = ClassifyConfig.model_validate(
+                {
+                    **cfg.classify,
+                    **cfg.finetune.classify,
+                    "strategy": expand_strategy(strategy),
+                    "seed": seed,
+                    "bootstrap": cfg.bootstrap,
+                }
+            )
+            cells.append(
+                Cell(
+                    f"{where}/seed-{seed}",
+                    dataset,
+                    runs / where / f"seed-{seed}",
+                    clf,
+                    synthetic if v else None,
+                    generator if v else "",
+                )
+            )
+    return cells
+
+
+def experiment_gans(cfg: ExperimentBase, dataset: Path, out: Path) -> tuple[list, list[Job]]:
+    """``([(generator id, run dir)], jobs that train them)``: one GAN trained here (``gan``),
+    one per seed in ``gan.seeds`` (``gan/gN``), or finished runs reused (none to train)."""
+    ids = cfg.gan.generator_ids()
+    if cfg.gan.runs:
+        return [(g, Path(r)) for g, r in zip(ids, cfg.gan.runs)], []
+    if cfg.gan.run:
+        return [("", Path(cfg.gan.run))], []
+    if not cfg.gan.seeds:
+        return [("", out / "gan")], [gan_job(dataset, out / "gan", cfg)]
+    gans, jobs = [], []
+    for g, seed in zip(ids, cfg.gan.seeds):
+        jobs.append(gan_job(dataset, out / "gan" / g, cfg, f"gan/{g}", seed))
+        gans.append((g, out / "gan" / g))
+    return gans, jobs
+
+
+def check_gan_runs(cfg: ExperimentBase) -> list[Path]:
+    """Reused GAN runs must have seen exactly the experiment's train split (the leakage guard's
+    premise: no test image, and no label the experiment does not have). Returns them."""
+    from lesiongan.data.manifest import split_fingerprint
+    from lesiongan.gan.run import read_run_info
+
+    reused = [Path(r) for r in cfg.gan.runs] + ([Path(cfg.gan.run)] if cfg.gan.run else [])
+    if not reused:
+        return []
+    ds = load_dataset(Path(cfg.dataset), check_files=False)
+    want = split_fingerprint(ds.rows, "train")
+    for run in reused:
+        if read_run_info(run).get("train_split_fingerprint") != want:
+            raise LesionganError(
+                f"{run}: trained on another train split than {cfg.dataset} (run.json "
+                "fingerprint); a generator must see the experiment's train split only"
+            )
+    return reused
 
 
 def variant_sample(
@@ -150,77 +236,124 @@ def audit_config(baseline: Path) -> Any:
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
     """Every job of the experiment, in dependency order (see the module's graph)."""
     out, dataset = Path(out), Path(cfg.dataset)
+    if cfg.sample.synthetic or not cfg.variants:
+        return _plan_single(cfg, out, dataset)
     runs = out / "runs"
-    jobs: list[Job] = []
-    if cfg.sample.synthetic:  # a sample reused: no GAN, no sampling
-        gan_run: Path | None = Path(cfg.gan.run) if cfg.gan.run else None
-    elif cfg.gan.run:
-        gan_run = Path(cfg.gan.run)
-    else:
-        gan_run = out / "gan"
-        jobs.append(gan_job(dataset, gan_run, cfg))
-    gan_keys = tuple(j.key for j in jobs)
-    if not cfg.variants:
-        return _plan_single(cfg, out, dataset, jobs, gan_run)
+    gans, jobs = experiment_gans(cfg, dataset, out)
     real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
     with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
     cells = build_cells(cfg, dataset, runs, None, real_only)
     jobs += cell_jobs(cells)
     per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
     first = f"seed-{cfg.seeds[0]}"
-    assert gan_run is not None
+    trained = {j.out: j.key for j in jobs if j.stage == "gan"}
     for v in cfg.variants:
-        syn, sample_cfg = variant_sample(cfg, v, out, per_class)
-        deps = gan_keys + ((f"{v.classifier}/{first}",) if v.classifier else ())
-        jobs.append(
-            Job(f"sample/{v.name}", "sample", syn, SampleTask(gan_run, syn, sample_cfg), deps)
-        )
-        after = (f"sample/{v.name}",)
-        if cfg.audit:
-            audit = out / "audit" / v.name / "realism"
-            task = AuditTask("realism", dataset, syn, audit, audit_config(runs / BASELINE / first))
-            jobs.append(
-                Job(f"audit/{v.name}", "audit", audit, task, (*after, f"{BASELINE}/{first}"))
+        for g, gan_run in gans:
+            sub = f"/{g}" if g else ""
+            syn, sample_cfg = variant_sample(cfg, v, out, per_class)
+            syn = syn / g if g else syn
+            deps = ((trained[gan_run],) if gan_run in trained else ()) + (
+                (f"{v.classifier}/{first}",) if v.classifier else ()
             )
-        strategies = with_syn + (["synthetic-only"] if cfg.cas else [])
-        v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name)
-        jobs += cell_jobs(v_cells, after)
-        cells += v_cells
+            task = SampleTask(gan_run, syn, sample_cfg)
+            jobs.append(Job(f"sample/{v.name}{sub}", "sample", syn, task, deps))
+            after = (f"sample/{v.name}{sub}",)
+            if cfg.audit:
+                audit = (
+                    out / "audit" / v.name / g / "realism"
+                    if g
+                    else out / "audit" / v.name / "realism"
+                )
+                atask = AuditTask(
+                    "realism", dataset, syn, audit, audit_config(runs / BASELINE / first)
+                )
+                jobs.append(
+                    Job(
+                        f"audit/{v.name}{sub}",
+                        "audit",
+                        audit,
+                        atask,
+                        (*after, f"{BASELINE}/{first}"),
+                    )
+                )
+            strategies = with_syn + (["synthetic-only"] if cfg.cas else [])
+            v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name, g)
+            jobs += cell_jobs(v_cells, after)
+            cells += v_cells
+            ft = finetune_cells(cfg, dataset, runs, syn, v.name, g)
+            jobs += cell_jobs(ft, after)
+            cells += ft
+    ft_real = finetune_cells(cfg, dataset, runs, None, "", "")
+    jobs += cell_jobs(ft_real)
+    cells += ft_real
 
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
-        if gan_keys:
-            require_finished_gan(gan_run)
-        gan_info = (
-            {"reused_gan": str(cfg.gan.run)} if cfg.gan.run else {"gan_reused": "gan" not in ran}
-        )
+        for _, run in gans:
+            require_finished_gan(run)
         variants = {
             v.name: {
                 "dir": relative_path(out / "synthetic" / v.name, out),
-                "sample_reused": f"sample/{v.name}" not in ran,
+                "sample_reused": not any(k.startswith(f"sample/{v.name}") for k in ran),
             }
             for v in cfg.variants
         }
-        part = {
-            "synthetic": {"dir": "synthetic", "per_class": per_class, **gan_info},
-            "gan_run": relative_path(gan_run, out),
+        part: dict[str, Any] = {
+            "synthetic": {"dir": "synthetic", "per_class": per_class, **_gan_info(cfg, ran)},
+            "gan_run": relative_path(gans[0][1], out),
             "variant_dirs": variants,
         }
+        if gans[0][0]:
+            part["generators"] = {g: generator_record(run, out) for g, run in gans}
         return finish_imbalance(cfg, out, cells, read_metrics(cells), part, seconds)
 
     return Plan("imbalance", jobs, finish)
 
 
-def _plan_single(
-    cfg: ImbalanceConfig, out: Path, dataset: Path, jobs: list[Job], gan_run: Path | None
-) -> Plan:
+def _gan_info(cfg: ImbalanceConfig, ran: set[str]) -> dict[str, Any]:
+    if cfg.gan.run:
+        return {"reused_gan": str(cfg.gan.run)}
+    if cfg.gan.runs:
+        return {"reused_gans": list(cfg.gan.runs)}
+    return {"gan_reused": not any(k == "gan" or k.startswith("gan/") for k in ran)}
+
+
+def generator_record(run: Path, out: Path) -> dict[str, Any]:
+    """What identifies a GAN behind the results: its run, seed, training length, the train
+    split it saw, and the sha256 of the checkpoint that was sampled (the last one)."""
+    from lesiongan.gan.checkpoint import list_checkpoints
+    from lesiongan.gan.run import load_run_config, read_run_info
+    from lesiongan.utils.hashing import sha256_file
+
+    info, status = read_run_info(run), read_status(run)
+    gcfg = load_run_config(run)
+    ckpts = list_checkpoints(run)
+    return {
+        "run": relative_path(run, out),
+        "arch": gcfg.network.arch,
+        "seed": gcfg.seed,
+        "kimg": status.get("kimg"),
+        "train_minutes": status.get("train_minutes"),
+        "device": status.get("device"),
+        "train_split_fingerprint": info.get("train_split_fingerprint"),
+        "checkpoint": ckpts[-1].name if ckpts else None,
+        "checkpoint_sha256": sha256_file(ckpts[-1]) if ckpts else None,
+    }
+
+
+def _plan_single(cfg: ImbalanceConfig, out: Path, dataset: Path) -> Plan:
     """One synthetic set (reused, or sampled to balance the classes) for every strategy."""
     after: tuple[str, ...] = ()
+    jobs: list[Job] = []
+    gan_run: Path | None = Path(cfg.gan.run) if cfg.gan.run else None
     if cfg.sample.synthetic:
         synthetic = Path(cfg.sample.synthetic)
         counts = read_info(synthetic).get("counts") if synthetic.is_dir() else None
         syn_info: dict[str, Any] = {"reused": True, "per_class": counts}
     else:
-        assert gan_run is not None
+        gans, jobs = experiment_gans(cfg, dataset, out)
+        if len(gans) > 1:
+            raise ConfigError("several GANs (gan.runs / gan.seeds) need synthetic variants")
+        gan_run = gans[0][1]
         per_class = sample_counts(dataset, cfg)
         synthetic = out / "synthetic"
         sample_cfg = SampleConfig(per_class=per_class, seed=cfg.sample.seed)
@@ -234,12 +367,7 @@ def _plan_single(
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
         info = dict(syn_info)
         if not cfg.sample.synthetic:
-            gan = (
-                {"reused_gan": str(cfg.gan.run)}
-                if cfg.gan.run
-                else {"gan_reused": "gan" not in ran}
-            )
-            info = {**gan, "sample_reused": "sample" not in ran, **syn_info}
+            info = {**_gan_info(cfg, ran), "sample_reused": "sample" not in ran, **syn_info}
         part = {
             "synthetic": {"dir": relative_path(synthetic, out), **info},
             "gan_run": relative_path(gan_run, out) if gan_run else None,
@@ -249,45 +377,18 @@ def _plan_single(
     return Plan("imbalance", jobs, finish)
 
 
-def aggregate(
-    cfg: ExperimentBase,
-    cells: list[Cell],
-    metrics: dict[str, dict[str, Any]],
-    classes: list[str],
-    real_only: list[str] | None = None,
-) -> dict[str, Any]:
-    """Summaries over seeds, paired differences against ``none`` and against the reference."""
-    by_strategy: dict[str, dict[int, dict[str, Any]]] = {}
-    preds: dict[str, dict[int, Any]] = {}
-    for cell in cells:
-        strategy, seed = cell.key.split("/")[0], cell.config.seed
-        by_strategy.setdefault(strategy, {})[seed] = metrics[cell.key]
-        preds.setdefault(strategy, {})[seed] = read_test_predictions(cell.out, classes)
-    summary = summarize(by_strategy, classes)
-    out: dict[str, Any] = {"summary": summary, "paired": {}}
-    if BASELINE in preds:
-        out["paired"] = compare_strategies(preds, BASELINE, classes, cfg.bootstrap)
-    real_only = [s for s in (real_only or []) if s in preds]
-    if real_only:
-        ref = getattr(cfg, "reference", "best")
-        if ref == "best":
-            ref = max(real_only, key=lambda s: summary[s]["balanced_accuracy"]["mean"] or 0.0)
-        out["reference"] = ref
-        out["paired_vs_reference"] = (
-            out["paired"]
-            if ref == BASELINE
-            else compare_strategies(preds, ref, classes, cfg.bootstrap)
+def records_of(cells: list[Cell], metrics: dict[str, dict[str, Any]]) -> list[RunRecord]:
+    return [
+        RunRecord(
+            key=c.key,
+            strategy=c.key.split("/")[0],
+            generator=c.generator,
+            seed=c.config.seed,
+            metrics=metrics[c.key],
+            predictions=c.out / "predictions.csv",
         )
-    return out
-
-
-def dataset_summary(path: Path, ds: PreparedDataset) -> dict[str, Any]:
-    """What the report shows about the dataset: where, counts per split, image size."""
-    return {
-        "path": str(path.resolve()),
-        "counts": ds.info["counts"],
-        "image_size": ds.info.get("image_size"),
-    }
+        for c in cells
+    ]
 
 
 def finish_imbalance(
@@ -299,18 +400,18 @@ def finish_imbalance(
     seconds: float,
 ) -> dict[str, Any]:
     """Aggregate finished cells: ``results.json``, ``results.csv``, ``report.html``, done."""
-    from lesiongan.utils.stage import write_status
+    from lesiongan.experiments.report import build_report
 
     dataset = Path(cfg.dataset)
     ds = load_dataset(dataset)
     classes = list(ds.classes)
-    real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
+    records = records_of(cells, metrics)
     results = {
         "experiment": "imbalance",
         "classes": classes,
-        "dataset": dataset_summary(dataset, ds),
+        "dataset": {**dataset_summary(dataset, ds), "fingerprint": dataset_fingerprint(dataset)},
         "strategies": list(dict.fromkeys(c.key.split("/")[0] for c in cells)),
-        "real_only_strategies": real_only,
+        "real_only_strategies": [s for s in cfg.strategies if not uses_synthetic(s)],
         "seeds": cfg.seeds,
         "baseline": BASELINE,
         **syn_part,
@@ -319,128 +420,21 @@ def finish_imbalance(
                 "dir": relative_path(c.out, out),
                 "strategy": c.config.strategy,
                 "seed": c.config.seed,
+                **({"generator": c.generator} if c.generator else {}),
                 "metrics": metrics[c.key],
             }
             for c in cells
         },
-        **aggregate(cfg, cells, metrics, classes, real_only),
+        **aggregate_records(cfg, records, classes),
+        "code_revision": git_revision(),
         "seconds": round(seconds, 1),
     }
     if cfg.variants:
-        results["variants"] = _variant_results(cfg, out, results)
+        results["variants"] = variant_results(cfg, out, results, records)
     write_results(out, results)
-    from lesiongan.experiments.report import build_report
-
     build_report(out)
     write_status(out, DONE)
     return results
-
-
-REALISM_KEYS = (
-    "fid",
-    "fid_floor",
-    "kid_mean",
-    "kid_mean_floor",
-    "precision",
-    "precision_floor",
-    "recall",
-    "recall_floor",
-    "density",
-    "coverage",
-    "coverage_floor",
-    "ms_ssim",
-    "ms_ssim_floor",
-)
-
-
-def _variant_results(cfg: ImbalanceConfig, out: Path, results: dict[str, Any]) -> dict[str, Any]:
-    """Per variant: how it was selected, its realism (when audited) and its CAS."""
-    summary = results["summary"]
-    variants = {}
-    for v in cfg.variants:
-        syn = out / "synthetic" / v.name
-        info = read_info(syn)
-        entry: dict[str, Any] = {
-            "dir": relative_path(syn, out),
-            "select": v.select,
-            "keep": v.keep,
-            "classifier": v.classifier,
-            "selection": info.get("selection"),
-            "counts": info.get("counts"),
-        }
-        metrics_path = out / "audit" / v.name / "realism" / "metrics.json"
-        if metrics_path.is_file():
-            m = json.loads(metrics_path.read_text())
-            entry["realism"] = {k: m.get(k) for k in ("features", *REALISM_KEYS)}
-        key = f"synthetic-only@{v.name}"
-        if cfg.cas and key in summary and BASELINE in summary:
-            entry["cas"] = classification_accuracy_score(
-                _by_seed(results, key, "balanced_accuracy"),
-                _by_seed(results, BASELINE, "balanced_accuracy"),
-            )
-        variants[v.name] = entry
-    return variants
-
-
-def _by_seed(results: dict[str, Any], strategy: str, key: str) -> dict[int, float]:
-    return {
-        r["seed"]: r["metrics"].get(key)
-        for k, r in results["runs"].items()
-        if k.split("/")[0] == strategy
-    }
-
-
-def relative_path(path: Path, root: Path) -> str:
-    """``path`` relative to ``root`` when inside it (results stay valid if ``root`` moves)."""
-    try:
-        return str(Path(path).resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(Path(path).resolve())
-
-
-_CSV_COLUMNS = [
-    "strategy",
-    "metric",
-    "mean",
-    "ci_low",
-    "ci_high",
-    "n_seeds",
-    "diff_vs_none",
-    "diff_ci_low",
-    "diff_ci_high",
-    "p_not_better",
-    "diff_t_ci_low",
-    "diff_t_ci_high",
-    "reference",
-    "diff_vs_reference",
-    "ref_ci_low",
-    "ref_ci_high",
-    "ref_p_not_better",
-]
-
-
-def write_results(out: Path, results: dict[str, Any]) -> None:
-    """``results.json`` (everything) and ``results.csv`` (one row per strategy and metric)."""
-    write_text_atomic(out / "results.json", json.dumps(results, indent=2, allow_nan=False) + "\n")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(_CSV_COLUMNS)
-    ref = results.get("reference") or ""
-    for strategy, keys in results["summary"].items():
-        for key, s in keys.items():
-            d = results["paired"].get(strategy, {}).get(key, {})
-            r = (results.get("paired_vs_reference") or {}).get(strategy, {}).get(key, {})
-            w.writerow(
-                [strategy, key, _fmt(s["mean"]), _fmt(s["ci_low"]), _fmt(s["ci_high"]), s["n"]]
-                + [_fmt(d.get(k)) for k in ("diff", "ci_low", "ci_high", "p_not_better")]
-                + [_fmt(d.get("t_ci_low")), _fmt(d.get("t_ci_high")), ref]
-                + [_fmt(r.get(k)) for k in ("diff", "ci_low", "ci_high", "p_not_better")]
-            )
-    write_text_atomic(out / "results.csv", buf.getvalue())
-
-
-def _fmt(v: float | None) -> str:
-    return "" if v is None else f"{v:.6g}"
 
 
 def run_imbalance(

@@ -64,11 +64,18 @@ class SampleTask:
         return open_stage(self.out, self.config, [self.gan_run, *extra]).state
 
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
+        from lesiongan.classify.scorer import load_classifier_scorer
         from lesiongan.experiments.imbalance import require_finished_gan
         from lesiongan.gan.sample import run_sample
 
         require_finished_gan(self.gan_run)  # an experiment samples finished GANs only
-        run_sample(self.gan_run, self.out, self.config, progress=progress)
+        run_sample(
+            self.gan_run,
+            self.out,
+            self.config,
+            progress=progress,
+            scorer_loader=load_classifier_scorer,
+        )
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from lesiongan.experiments.config import (
     ScarcityConfig,
 )
 from lesiongan.experiments.generators import check_generators, plan_generators
-from lesiongan.experiments.imbalance import plan_imbalance
+from lesiongan.experiments.imbalance import check_gan_runs, plan_imbalance
 from lesiongan.experiments.jobs import Plan
 from lesiongan.experiments.local import JobFn, run_plan
 from lesiongan.experiments.scarcity import plan_scarcity
@@ -43,7 +43,7 @@ class ExperimentKind:
 
 
 KINDS: dict[str, ExperimentKind] = {
-    "imbalance": ExperimentKind("imbalance", ImbalanceConfig, plan_imbalance),
+    "imbalance": ExperimentKind("imbalance", ImbalanceConfig, plan_imbalance, check_gan_runs),
     "scarcity": ExperimentKind("scarcity", ScarcityConfig, plan_scarcity),
     "generators": ExperimentKind("generators", GeneratorsConfig, plan_generators, check_generators),
 }
@@ -92,6 +92,9 @@ def run_experiment(
     k = get_kind(kind)
     out = Path(out)
     load_dataset(Path(cfg.dataset))  # a bad dataset or config fails before anything is written
+    if out.exists():  # a directory made with other settings: one line naming its keys
+        inputs = [Path(cfg.dataset), *k.inputs(cfg)]
+        open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
     k.plan(cfg, out)
     open_experiment(out, cfg, kind, force)
     return run_plan(lambda: k.plan(cfg, out), cfg.workers, stage, on_job)

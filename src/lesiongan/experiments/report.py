@@ -248,6 +248,10 @@ def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -
 
 def _scarcity(r: dict[str, Any], figs: dict[str, bytes | None]) -> dict[str, Any]:
     keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in r["classes"] if c == "melanoma"]
+    if r.get("per_fraction"):  # threshold-free endpoints first (the verdict's primary ones)
+        keys = [k for k in ("melanoma_auc", "keratosis_auc", "macro_auc") if k in r["curve"][0]]
+        keys.append("balanced_accuracy")
+        figs["scarcity_delta"] = figures.delta_vs_fraction(r["per_fraction"], keys[:3])
     figs["scarcity"] = figures.scarcity_plot(r["curve"], keys)
     return {"curve_keys": keys}
 

@@ -28,21 +28,30 @@ from lesiongan.data.manifest import (
     dataset_fingerprint,
     load_dataset,
     save_dataset,
+    split_fingerprint,
 )
-from lesiongan.experiments.aggregate import summarize, summary_keys
+from lesiongan.errors import LesionganError
+from lesiongan.experiments.aggregate import summary_keys
 from lesiongan.experiments.cells import Cell
-from lesiongan.experiments.config import ScarcityConfig, expand_strategy
+from lesiongan.experiments.config import ScarcityConfig, expand_strategy, uses_synthetic
 from lesiongan.experiments.imbalance import (
     balance_per_class,
     build_cells,
-    dataset_summary,
     gan_job,
-    relative_path,
 )
 from lesiongan.experiments.jobs import Job, Plan, SampleTask, cell_jobs, read_metrics
+from lesiongan.experiments.records import RunRecord
+from lesiongan.experiments.results import (
+    CALL_ENDPOINTS,
+    aggregate_records,
+    dataset_summary,
+    relative_path,
+    statistics_note,
+)
+from lesiongan.experiments.stats import verdict_calls
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
-from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.provenance import git_revision, save_provenance
 from lesiongan.utils.stage import DONE, open_stage, write_status
 
 
@@ -133,34 +142,115 @@ class FractionTask:
             save_provenance(tmp, "scarcity fraction", {"parent": str(self.parent.resolve())})
 
 
+@dataclass(frozen=True)
+class OracleTask:
+    """A fraction's oracle: the parent's train images the fraction left out, in the synthetic
+    format (:mod:`lesiongan.data.oracle`)."""
+
+    parent: Path
+    out: Path
+    left_out: tuple[int, ...]  # indices into the parent's train rows
+
+    def config(self) -> FractionConfig:
+        train = load_dataset(self.parent, check_files=False).split_rows("train")
+        ids = "\n".join(train[i].image_id for i in self.left_out).encode()
+        return FractionConfig(
+            parent_fingerprint=dataset_fingerprint(self.parent),
+            fraction=0.0,
+            train_ids_sha256=hashlib.sha256(ids).hexdigest(),
+        )
+
+    def state(self) -> str:
+        return open_stage(self.out, self.config(), [self.parent]).state
+
+    def __call__(self, progress=None, workers=None) -> None:
+        from lesiongan.data.oracle import write_oracle_directory
+
+        cfg = self.config()
+        if open_stage(self.out, cfg, [self.parent]).is_done:
+            return
+        train = load_dataset(self.parent).split_rows("train")
+        with atomic_output_dir(self.out, [self.parent]) as tmp:
+            write_oracle_directory(self.parent, [train[i] for i in self.left_out], tmp)
+            save_config(cfg, tmp / "config.yaml")
+
+
+def fraction_gans(
+    cfg: ScarcityConfig, f: float, sub: Path, out: Path, train_fingerprint: str, after: tuple
+) -> tuple[list[tuple[str, Path]], list[Job]]:
+    """A fraction's generators: reused (``gan_runs``, checked against the fraction's train
+    split), one per ``gan.seeds``, or one trained here."""
+    from lesiongan.gan.run import read_run_info
+
+    tag = f"frac-{f:g}"
+    if f in cfg.gan_runs:
+        runs = [Path(r) for r in cfg.gan_runs[f]]
+        for run in runs:
+            if read_run_info(run).get("train_split_fingerprint") != train_fingerprint:
+                raise LesionganError(
+                    f"{run}: not trained on the {f:g} fraction's train split (run.json "
+                    "fingerprint); each fraction's GAN must see only that fraction's labels"
+                )
+        ids = [f"g{i}" for i in range(len(runs))] if len(runs) > 1 else [""]
+        return list(zip(ids, runs)), []
+    if not cfg.gan.seeds:
+        gan = gan_job(sub, out / tag / "gan", cfg, f"{tag}/gan")
+        return [("", gan.out)], [Job(gan.key, gan.stage, gan.out, gan.task, after)]
+    gans, jobs = [], []
+    for i, seed in enumerate(cfg.gan.seeds):
+        g = f"g{i}"
+        job = gan_job(sub, out / tag / "gan" / g, cfg, f"{tag}/gan/{g}", seed)
+        jobs.append(Job(job.key, job.stage, job.out, job.task, after))
+        gans.append((g, job.out))
+    return gans, jobs
+
+
 def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
-    """Per fraction: its dataset (links to the parent's images), its GAN and sample when a
-    strategy uses synthetic images, and its cells."""
+    """Per fraction: its dataset (links to the parent's images), its GAN(s) and samples when a
+    strategy uses synthetic images, its oracle, and its cells."""
     out, dataset = Path(out), Path(cfg.dataset)
     ds = load_dataset(dataset)
     train = ds.split_rows("train")
     subsets = nested_fractions([r.label for r in train], cfg.fractions, cfg.seeds[0])
+    real_only = [s for s in cfg.strategies if not uses_synthetic(s)]
+    with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
     jobs: list[Job] = []
     fractions: list[tuple[float, int, list[Cell]]] = []
     for f, keep in subsets.items():
         tag = f"frac-{f:g}"
-        sub = out / "data" / tag
+        sub, runs = out / "data" / tag, out / tag / "runs"
         data_task = FractionTask(dataset, sub, tuple(int(i) for i in keep), f)
         jobs.append(Job(f"{tag}/data", "data", sub, data_task))
-        synthetic, after = None, (f"{tag}/data",)
-        if uses_synthetic_any(cfg):
-            gan_run, synthetic = out / tag / "gan", out / tag / "synthetic"
-            gan = gan_job(sub, gan_run, cfg, f"{tag}/gan")
-            jobs.append(Job(gan.key, gan.stage, gan.out, gan.task, after))
-            counts = {c: sum(1 for i in keep if train[i].label == c) for c in ds.classes}
+        after = (f"{tag}/data",)
+        cells = build_cells(cfg, sub, runs, None, real_only)
+        if with_syn:
+            kept = [train[i] for i in keep]
+            gans, gan_jobs = fraction_gans(
+                cfg, f, sub, out, split_fingerprint(kept, "train"), after
+            )
+            jobs += gan_jobs
+            counts = {c: sum(1 for r in kept if r.label == c) for c in ds.classes}
             sample_cfg = SampleConfig(
                 per_class=balance_per_class(counts, cfg), seed=cfg.sample.seed
             )
-            task = SampleTask(gan_run, synthetic, sample_cfg)
-            jobs.append(Job(f"{tag}/sample", "sample", synthetic, task, (f"{tag}/gan",)))
-            after = (f"{tag}/sample",)
-        cells = build_cells(cfg, sub, out / tag / "runs", synthetic)
-        jobs += cell_jobs(cells, after, f"{tag}/")
+            trained = {j.out: j.key for j in gan_jobs}
+            for g, run in gans:
+                syn = out / tag / "synthetic" / g if g else out / tag / "synthetic"
+                key = f"{tag}/sample/{g}" if g else f"{tag}/sample"
+                deps = after + ((trained[run],) if run in trained else ())
+                jobs.append(Job(key, "sample", syn, SampleTask(run, syn, sample_cfg), deps))
+                g_cells = build_cells(cfg, sub, runs, syn, with_syn, "gan", g)
+                jobs += cell_jobs(g_cells, (key,), f"{tag}/")
+                cells += g_cells
+            kept_idx = set(keep.tolist())
+            left_out = tuple(i for i in range(len(train)) if i not in kept_idx)
+            if cfg.oracle and left_out:
+                odir = out / tag / "oracle"
+                jobs.append(Job(f"{tag}/oracle", "data", odir, OracleTask(dataset, odir, left_out)))
+                o_cells = build_cells(cfg, sub, runs, odir, with_syn, "oracle")
+                jobs += cell_jobs(o_cells, (*after, f"{tag}/oracle"), f"{tag}/")
+                cells += o_cells
+        jobs += cell_jobs(cells[: len(real_only) * len(cfg.seeds)], after, f"{tag}/")
         fractions.append((f, int(keep.size), cells))
 
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
@@ -185,29 +275,39 @@ def finish_scarcity(
     metrics: dict[str, dict[str, Any]],
     seconds: float,
 ) -> dict[str, Any]:
-    """Aggregate finished cells (``metrics`` keyed ``frac-F/STRATEGY/seed-S``) of both launchers."""
+    """Aggregate finished cells (``metrics`` keyed ``frac-F/STRATEGY/...``) of both launchers:
+    per fraction the summaries, the reference chosen on validation, and the differences of the
+    synthetic and oracle cells from it; calls Holm-corrected over every fraction's synthetic
+    cells together."""
+    from lesiongan.experiments.imbalance import records_of
+
     dataset = Path(cfg.dataset)
     ds = load_dataset(dataset)
     classes = list(ds.classes)
-    curve, runs = [], {}
+    runs, by_fraction = {}, {}
     for f, n_train, cells in fractions:
         tag = f"frac-{f:g}"
-        by_strategy: dict[str, dict[int, Any]] = {}
+        mine = {c.key: metrics[f"{tag}/{c.key}"] for c in cells}
         for c in cells:
-            m = metrics[f"{tag}/{c.key}"]
-            by_strategy.setdefault(c.key.split("/")[0], {})[c.config.seed] = m
-            runs[f"{tag}/{c.key}"] = {"dir": relative_path(c.out, out), "metrics": m}
-        for strategy, keys in summarize(by_strategy, classes).items():
-            curve.append({"fraction": f, "n_train": n_train, "strategy": strategy, **keys})
+            runs[f"{tag}/{c.key}"] = {
+                "dir": relative_path(c.out, out),
+                "strategy": c.config.strategy,
+                "seed": c.config.seed,
+                **({"generator": c.generator} if c.generator else {}),
+                "metrics": mine[c.key],
+            }
+        by_fraction[f] = (n_train, records_of(cells, mine))
+    agg = aggregate_scarcity(cfg, by_fraction, classes)
     results = {
         "experiment": "scarcity",
         "classes": classes,
-        "dataset": dataset_summary(dataset, ds),
+        "dataset": {**dataset_summary(dataset, ds), "fingerprint": dataset_fingerprint(dataset)},
         "fractions": cfg.fractions,
         "strategies": cfg.strategies,
         "seeds": cfg.seeds,
-        "curve": curve,
+        **agg,
         "runs": runs,
+        "code_revision": git_revision(),
         "seconds": round(seconds, 1),
     }
     _write(out, results, classes)
@@ -216,6 +316,37 @@ def finish_scarcity(
     build_report(out)
     write_status(out, DONE)
     return results
+
+
+def aggregate_scarcity(
+    cfg: ScarcityConfig, by_fraction: dict[float, tuple[int, list[RunRecord]]], classes: list[str]
+) -> dict[str, Any]:
+    """Per fraction: summaries (the curve), the reference chosen on validation and every cell's
+    difference from it; calls Holm-corrected over every fraction's synthetic (``@gan``) cells
+    together (the oracle cells are the ceiling, not claims)."""
+    curve, per_fraction, family = [], {}, {}
+    for f, (n_train, records) in sorted(by_fraction.items()):
+        tag = f"frac-{f:g}"
+        agg = aggregate_records(cfg, records, classes, calls=False)
+        for strategy, keys in agg["summary"].items():
+            curve.append({"fraction": f, "n_train": n_train, "strategy": strategy, **keys})
+        per_fraction[tag] = {
+            "fraction": f,
+            "n_train": n_train,
+            "reference": agg.get("reference"),
+            "reference_chosen_by": agg.get("reference_chosen_by"),
+            "validation": agg["validation"],
+            "paired_vs_reference": agg.get("paired_vs_reference", {}),
+        }
+        for s, d in agg.get("paired_vs_reference", {}).items():
+            if "@gan" in s:
+                family[f"{tag}/{s}"] = d
+    return {
+        "curve": curve,
+        "per_fraction": per_fraction,
+        "calls": verdict_calls(family, list(CALL_ENDPOINTS), cfg.alpha),
+        "statistics": statistics_note(cfg, len(family)),
+    }
 
 
 def _write(out: Path, results: dict[str, Any], classes: list[str]) -> None:

@@ -26,10 +26,14 @@ def ensure_gan(dataset: Path, run: Path, cfg: Any, force: bool, stage: StageFn) 
 
 def ensure_sample(gan_run: Path, out: Path, cfg: Any, force: bool, stage: StageFn) -> bool:
     """Sample into ``out`` unless an equal finished sample is there (True when reused)."""
+    from lesiongan.classify.scorer import load_classifier_scorer
     from lesiongan.gan.sample import run_sample
 
     with stage("sample") as progress:
-        return run_sample(gan_run, out, cfg, force=force, progress=progress).reused
+        result = run_sample(
+            gan_run, out, cfg, force=force, progress=progress, scorer_loader=load_classifier_scorer
+        )
+    return result.reused
 
 
 def balance_counts(counts: dict[str, int]) -> dict[str, int]:

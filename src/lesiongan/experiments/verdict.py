@@ -1,15 +1,16 @@
 """The README's verdict, rendered from an imbalance experiment's ``results.json`` (pure functions).
 
-:func:`render_verdict_table` gives markdown: one row per strategy (real-only first, then each
+[`render_verdict_table`][] gives markdown: one row per strategy (real-only first, then each
 synthetic variant's strategies) with the mean over seeds and its 95 % Student-t interval, and
 the paired difference from the reference real-only strategy (the two-level paired bootstrap over
-seeds and test images, see :mod:`lesiongan.experiments.aggregate`); then, when the experiment
+seeds and test images, see ``lesiongan.experiments.aggregate``); then, when the experiment
 compared synthetic variants, one row per variant with its realism against the real-vs-real floor
-and its classification accuracy score. :func:`render_verdict_sentence` answers, from the same
+and its classification accuracy score. [`render_verdict_sentence`][] answers, from the same
 numbers, whether any strategy that adds synthetic images (``synthetic-only``, the CAS runs,
 aside) beats the reference on balanced accuracy and on melanoma sensitivity: a paired interval
 that lies above 0 beats it, one below 0 is worse; otherwise there is no significant difference.
-``lesiongan report DIR --markdown`` prints both; a test keeps the README equal to them.
+``lesiongan report DIR --markdown`` prints both; tests keep the blocks quoted in the README and
+the docs pages equal to them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,25 @@ from __future__ import annotations
 from typing import Any
 
 from lesiongan.experiments.config import uses_synthetic
+from lesiongan.experiments.verdict_format import (
+    DASH,
+)
+from lesiongan.experiments.verdict_format import (
+    cas_text as _cas,
+)
+from lesiongan.experiments.verdict_format import (
+    difference as _difference,
+)
+from lesiongan.experiments.verdict_format import (
+    interval as _interval,
+)
+from lesiongan.experiments.verdict_format import (
+    markdown as _markdown,
+)
+from lesiongan.experiments.verdict_format import (
+    with_floor as _with_floor,
+)
 
-DASH = "–"
 CAS_STRATEGY = "synthetic-only"
 TABLE_COLUMNS = (
     ("balanced_accuracy", "balanced accuracy"),
@@ -44,7 +62,23 @@ __all__ = ["render_verdict_markdown", "render_verdict_sentence", "render_verdict
 
 
 def render_verdict_markdown(results: dict[str, Any]) -> str:
-    """The table(s), a blank line, the sentence: what the README holds between its markers."""
+    """The table(s), a blank line, the sentence(s): what the docs hold between their markers.
+
+    Results aggregated with calls (threshold-free endpoints, equivalence, Holm) render through
+    :mod:`lesiongan.experiments.verdict_calls`; earlier results keep their original form."""
+    from lesiongan.experiments import verdict_calls
+
+    if results.get("experiment") == "scarcity":
+        if "per_fraction" not in results:
+            from lesiongan.errors import LesionganError
+
+            raise LesionganError(
+                "results.json: a scarcity experiment without per_fraction (made before calls "
+                "existed); run the experiment again to aggregate it"
+            )
+        return verdict_calls.render_scarcity_calls(results)
+    if results.get("calls") is not None:
+        return verdict_calls.render_imbalance_calls(results)
     return render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
 
 
@@ -186,49 +220,7 @@ def _names(items: list[tuple[str, dict[str, Any] | None]]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _num(v: float | None, signed: bool = False) -> str:
-    if v is None:
-        return DASH
-    return f"{v:+.3f}" if signed else f"{v:.3f}"
-
-
-def _interval(m: dict[str, Any] | None) -> str:
-    if not m or m.get("mean") is None:
-        return DASH
-    if m.get("ci_low") is None or m.get("ci_high") is None:
-        return _num(m["mean"])
-    return f"{_num(m['mean'])} [{_num(m['ci_low'])}, {_num(m['ci_high'])}]"
-
-
-def _difference(d: dict[str, Any] | None) -> str:
-    if not d or d.get("diff") is None:
-        return DASH
-    if d.get("ci_low") is None or d.get("ci_high") is None:
-        return _num(d["diff"], True)
-    return f"{_num(d['diff'], True)} [{_num(d['ci_low'], True)}, {_num(d['ci_high'], True)}]"
-
-
-def _with_floor(value: float | None, floor: float | None) -> str:
-    if value is None:
-        return DASH
-    return _num(value) if floor is None else f"{_num(value)} ({_num(floor)})"
-
-
-def _cas(cas: dict[str, Any] | None) -> str:
-    if not cas or cas.get("cas") is None:
-        return DASH
-    if cas.get("ci_low") is None or cas.get("ci_high") is None:
-        return _num(cas["cas"])
-    return f"{_num(cas['cas'])} [{_num(cas['ci_low'])}, {_num(cas['ci_high'])}]"
-
-
 def _selection(v: dict[str, Any]) -> str:
     if v.get("select") in (None, "none"):
         return "none (all kept)"
     return f"{v['select']}, keep {v.get('keep', 1.0):g}"
-
-
-def _markdown(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)

@@ -13,14 +13,12 @@ from typing import Any
 
 import torch
 
-from lesiongan.gan.config import NetworkConfig
+from lesiongan.gan.families import parse_network
 from lesiongan.utils.stage import StateFileError, load_state, save_state
 
 FORMAT = "lesiongan-gan-checkpoint-v1"
 CKPT_DIR = "checkpoints"
 _NAME = re.compile(r"^ckpt-(\d{10})\.pt$")
-# Network keys that only change how a trained network is sampled, not its weights.
-SAMPLING_KEYS = frozenset({"truncation_psi"})
 
 
 class CheckpointError(StateFileError):
@@ -74,21 +72,28 @@ def check_compatible(
 ) -> None:
     """The networks in the checkpoint must be the ones this config builds (``arch`` included).
 
-    A key missing from an older checkpoint's config counts as its default (the value that
-    version used); sampling-only keys (:data:`SAMPLING_KEYS`) may differ.
+    Both ``network`` sections are read as their family's config (:func:`parse_network`), so a
+    key missing from an older checkpoint's config counts as its default (the value that version
+    used) and an older flat section migrates; the family's sampling-only keys
+    (``NetworkConfig.SAMPLING_KEYS``) may differ.
     """
-    defaults = NetworkConfig().model_dump(mode="json")
-    saved_network, network = {**defaults, **saved_network}, {**defaults, **network}
+    try:
+        saved_cfg = parse_network(saved_network)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise CheckpointError(
+            f"{path}: its network config is not one this version reads ({str(exc).splitlines()[0]})"
+        ) from None
+    saved, now = saved_cfg.model_dump(mode="json"), parse_network(network).model_dump(mode="json")
     diff = [
         k
-        for k in sorted(set(saved_network) | set(network))
-        if k not in SAMPLING_KEYS and saved_network.get(k) != network.get(k)
+        for k in sorted(set(saved) | set(now))
+        if k not in type(saved_cfg).SAMPLING_KEYS and saved.get(k) != now.get(k)
     ]
     if diff:
         k = diff[0]
         raise CheckpointError(
-            f"{path}: checkpoint network has {k}={saved_network.get(k)!r} "
-            f"but the config says {network.get(k)!r}"
+            f"{path}: checkpoint network has {k}={saved.get(k)!r} "
+            f"but the config says {now.get(k)!r}"
         )
     if list(saved_classes) != list(classes):
         raise CheckpointError(

@@ -1,18 +1,22 @@
 """Typed configuration of a GAN run: networks, loss, optimizer, schedule, augmentation.
 
 Recipes live in ``configs/gan-*.yaml`` and ``configs/sg2-*.yaml``; every key here can be set
-there or with ``--set``. Defaults are the PGGAN paper's (Karras et al. 2018, appendix A) at 256 px;
-``network.arch: stylegan2`` selects the second family (Karras et al. 2020a/b), whose own keys
-default to StyleGAN2's values.
+there or with ``--set``. Defaults are the PGGAN paper's (Karras et al. 2018, appendix A) at 256 px.
+``network.arch`` names the generator family (:mod:`lesiongan.gan.families`), and the
+``network:`` section holds that family's keys: :class:`NetworkConfig`'s, plus the family's own
+(``network.mapping_layers`` exists for ``stylegan2`` only, see :mod:`lesiongan.gan.stylegan2`).
+Configs saved when the section was one flat record of every family's keys still load.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from lesiongan.config import Config, Seed
+from lesiongan.gan import families
 
 
 def _is_pow2(n: int) -> bool:
@@ -20,10 +24,13 @@ def _is_pow2(n: int) -> bool:
 
 
 class NetworkConfig(Config):
-    arch: Literal["pggan", "stylegan2"] = Field(
+    """The keys every family's ``network:`` section has; each family's config derives from it
+    (:mod:`lesiongan.gan.families`). ``arch`` picks the family and so the section's keys."""
+
+    arch: str = Field(
         "pggan",
-        description="generator family: pggan (progressive, Karras 2018) or stylegan2 "
-        "(full resolution from the start, Karras 2020)",
+        description="generator family (a registered name): pggan (progressive, Karras 2018) or "
+        "stylegan2 (full resolution from the start, Karras 2020)",
     )
     resolution: int = Field(256, description="final output side in px: a power of two, 8..1024")
     fmap_base: int = Field(
@@ -33,20 +40,9 @@ class NetworkConfig(Config):
     fmap_min: int = 1
     latent_dim: int = Field(512, ge=1)
     conditional: bool = Field(True, description="one class-conditional network for all classes")
-    embed_dim: int = Field(32, ge=1, description="label embedding size concatenated to z (G)")
-    mbstd_group: int = Field(4, ge=1, description="minibatch-stddev group size (D)")
-    mapping_layers: int = Field(
-        8, ge=1, description="stylegan2: FC layers of the mapping network (8 in the paper)"
-    )
-    mapping_lr_mult: float = Field(
-        0.01, gt=0, description="stylegan2: learning-rate multiplier of the mapping network"
-    )
-    truncation_psi: float = Field(
-        1.0,
-        ge=0,
-        description="stylegan2: sampling truncation towards the tracked mean w of the class "
-        "(1 = none); a sampling setting, ignored while training and on resume checks",
-    )
+    # Keys that only change how a trained network is sampled, not its weights (they may differ
+    # between a checkpoint and the config that resumes or samples it).
+    SAMPLING_KEYS: ClassVar[frozenset[str]] = frozenset()
 
     @field_validator("resolution")
     @classmethod
@@ -59,8 +55,17 @@ class NetworkConfig(Config):
         return max(min(self.fmap_base // res, self.fmap_max), self.fmap_min)
 
 
+class GanNetworkConfig(NetworkConfig):
+    """The keys both built-in GAN families add: the label embedding and D's minibatch stddev."""
+
+    embed_dim: int = Field(32, ge=1, description="label embedding size (G)")
+    mbstd_group: int = Field(4, ge=1, description="minibatch-stddev group size (D)")
+
+
 class LossConfig(Config):
-    kind: Literal["wgan-gp", "logistic-r1"] = "wgan-gp"
+    kind: Literal["wgan-gp", "logistic-r1"] = Field(
+        "wgan-gp", description="the GAN loss (gan/loss.py): wgan-gp or logistic-r1"
+    )
     gp_lambda: float = Field(10.0, ge=0, description="WGAN-GP gradient penalty weight")
     gp_target: float = Field(1.0, gt=0)
     drift: float = Field(0.001, ge=0, description="epsilon_drift * E[D(real)^2] (WGAN-GP)")
@@ -74,7 +79,8 @@ class LossConfig(Config):
     pl_weight: float = Field(
         0.0,
         ge=0,
-        description="stylegan2: path length regularization weight (2 in the paper); "
+        description="path length regularization weight (families with a mapping network: "
+        "stylegan2; 2 in the paper); "
         "0 = off, the default, because its double backward through G is slow on CPU",
     )
     pl_interval: int = Field(
@@ -82,6 +88,12 @@ class LossConfig(Config):
     )
     pl_decay: float = Field(0.01, gt=0, le=1, description="decay of the running mean path length")
     pl_batch_shrink: int = Field(2, ge=1, description="path length batch = batch // this")
+
+    @model_validator(mode="after")
+    def _lazy(self) -> LossConfig:
+        if self.r1_interval > 1 and self.kind != "logistic-r1":
+            raise ValueError("loss.r1_interval > 1 needs loss.kind: logistic-r1")
+        return self
 
 
 class OptimConfig(Config):
@@ -181,7 +193,10 @@ class RuntimeConfig(Config):
 
 class GanConfig(Config):
     seed: Seed = 0
-    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    # the family's own section: validated by the config class of the family ``arch`` names
+    network: SerializeAsAny[NetworkConfig] = Field(
+        default_factory=lambda: families.get_family(families.DEFAULT_FAMILY).network_config()
+    )
     loss: LossConfig = Field(default_factory=LossConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
@@ -191,15 +206,18 @@ class GanConfig(Config):
     log: LogConfig = Field(default_factory=LogConfig)
     runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
 
+    @field_validator("network", mode="before")
+    @classmethod
+    def _family_section(cls, v: Any) -> Any:
+        if isinstance(v, NetworkConfig):
+            if type(v) is families.get_family(v.arch).network_config:
+                return v
+            v = v.model_dump()
+        return families.parse_network(v) if isinstance(v, Mapping) else v
+
     @model_validator(mode="after")
     def _check(self) -> GanConfig:
         if self.schedule.start_resolution > self.network.resolution:
             raise ValueError("schedule.start_resolution is above network.resolution")
-        sg2 = self.network.arch == "stylegan2"
-        if self.loss.pl_weight > 0 and not sg2:
-            raise ValueError("loss.pl_weight > 0 needs network.arch: stylegan2")
-        if self.network.truncation_psi != 1.0 and not sg2:
-            raise ValueError("network.truncation_psi != 1 needs network.arch: stylegan2")
-        if self.loss.r1_interval > 1 and self.loss.kind != "logistic-r1":
-            raise ValueError("loss.r1_interval > 1 needs loss.kind: logistic-r1")
+        families.get_family(self.network.arch).check_config(self)
         return self

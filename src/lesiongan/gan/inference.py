@@ -1,19 +1,24 @@
 """The GAN inference API: load a trained run, generate images, score images with D.
 
-No CLI in here; ``gan sample`` (:mod:`lesiongan.gan.sample`) is a thin stage on top::
+Works for every generator family (``lesiongan.gan.families``); scoring needs a family with a
+discriminator (``LoadedGan.D`` is None otherwise, and scoring is refused in one line).
 
-    from lesiongan.gan.inference import load_gan, generate, generate_uint8, score_images
+No CLI in here; ``gan sample`` (``lesiongan.gan.sample``) is a thin stage on top:
 
-    gan = load_gan("gan-run")                      # latest checkpoint, G_ema and D, eval mode
-    x = generate(gan, seeds=[0, 1], labels=["melanoma", "nevus"])   # float [-1, 1], NCHW
-    px = generate_uint8(gan, seeds=[0, 1], labels=[0, 2])           # uint8 NHWC arrays
-    s = score_images(gan, x, labels=[0, 2])         # D's raw scores, one per image
+```python
+from lesiongan.gan.inference import load_gan, generate, generate_uint8, score_images
+
+gan = load_gan("gan-run")                      # latest checkpoint, G_ema and D, eval mode
+x = generate(gan, seeds=[0, 1], labels=["melanoma", "nevus"])   # float [-1, 1], NCHW
+px = generate_uint8(gan, seeds=[0, 1], labels=[0, 2])           # uint8 NHWC arrays
+s = score_images(gan, x, labels=[0, 2])         # D's raw scores, one per image
+```
 
 Each image's latent is drawn from a generator seeded with that image's own seed, so any image
 can be regenerated alone, on any batch size.
 
 D's minibatch-stddev layer makes a score depend on the other images in its group. So that an
-image's score is its own, :func:`score_images` puts every image in a group with fixed
+image's score is its own, [`score_images`][] puts every image in a group with fixed
 companions: ``group - 1`` images generated from reserved seeds with the same label.
 """
 
@@ -34,8 +39,14 @@ from lesiongan.data.manifest import PreparedDataset, load_dataset, split_fingerp
 from lesiongan.errors import LesionganError
 from lesiongan.gan.checkpoint import CheckpointError, latest_checkpoint, load_checkpoint
 from lesiongan.gan.config import GanConfig
+from lesiongan.gan.families import (
+    DEFAULT_FAMILY,
+    GeneratorFamily,
+    families,
+    get_family,
+    set_cond_blend,
+)
 from lesiongan.gan.grid import to_uint8
-from lesiongan.gan.networks import build_networks, set_cond_blend
 from lesiongan.gan.schedule import build_phases, phase_at, transition_blend
 from lesiongan.utils.hashing import sha256_file
 
@@ -54,10 +65,11 @@ __all__ = [
 
 @dataclass
 class LoadedGan:
-    """A trained GAN ready for inference: ``G`` is the EMA generator, both in eval mode."""
+    """A trained GAN ready for inference: ``G`` is the EMA generator, both in eval mode; ``D``
+    is None for a family without a discriminator."""
 
     G: torch.nn.Module
-    D: torch.nn.Module
+    D: torch.nn.Module | None
     classes: list[str]
     stage: int
     resolution: int
@@ -72,6 +84,19 @@ class LoadedGan:
     @property
     def device(self) -> torch.device:
         return next(self.G.parameters()).device
+
+    @property
+    def family(self) -> GeneratorFamily:
+        return get_family(self.config.network.arch if self.config else DEFAULT_FAMILY)
+
+    def require_discriminator(self, what: str) -> torch.nn.Module:
+        """D, or a one-line error saying that ``what`` needs one."""
+        if self.D is None:
+            raise LesionganError(
+                f"{self.checkpoint}: {what} needs a discriminator, and generator family "
+                f"{self.family.name!r} has none"
+            )
+        return self.D
 
     def label_indices(self, labels: Sequence[int | str]) -> list[int]:
         """Class names or indices -> indices (a one-line error for an unknown class)."""
@@ -114,11 +139,12 @@ def load_gan(
             f"{path}: its config is not one this version reads ({exc.error_count()} error(s))"
         ) from None
     classes = list(state["classes"])
-    G, D = build_networks(cfg, len(classes))
-    G, D = G.to(device), D.to(device)
+    G, D = get_family(cfg.network.arch).build_networks(cfg, len(classes))
+    G, D = G.to(device), None if D is None else D.to(device)
     try:
         G.load_state_dict(state["G_ema"])
-        D.load_state_dict(state["D"])
+        if D is not None:
+            D.load_state_dict(state["D"])
     except RuntimeError as exc:
         raise LesionganError(
             f"{path}: weights do not match the saved config ({str(exc).splitlines()[0]})"
@@ -133,7 +159,7 @@ def load_gan(
         set_cond_blend([G, D], transition_blend(state["cur_nimg"] / 1000, *span))
     return LoadedGan(
         G.eval().requires_grad_(False),
-        D.eval().requires_grad_(False),
+        None if D is None else D.eval().requires_grad_(False),
         classes,
         phase.stage,
         phase.resolution,
@@ -162,16 +188,21 @@ def generate(
 ) -> torch.Tensor:
     """Images in [-1, 1] (N, 3, H, W, on the GAN's device) for per-image seeds and classes.
 
-    ``truncation_psi`` (StyleGAN2 only; default: the run's ``network.truncation_psi``, 1 = none)
-    pulls w towards the class's mean w: fewer odd images, less diversity.
+    ``truncation_psi`` (families with truncation: stylegan2; default: the run's
+    ``network.truncation_psi``, 1 = none) pulls w towards the class's mean w: fewer odd images,
+    less diversity.
     """
     if len(seeds) != len(labels):
         raise ValueError(f"{len(seeds)} seeds but {len(labels)} labels")
     c = torch.tensor(gan.label_indices(labels), dtype=torch.int64, device=gan.device)
     z = _latents(gan, seeds).to(gan.device)
     if truncation_psi is not None:
-        if gan.config is None or gan.config.network.arch != "stylegan2":
-            raise LesionganError(f"{gan.checkpoint}: truncation needs a stylegan2 run")
+        if not gan.family.truncation:
+            names = " or ".join(f.name for f in families() if f.truncation)
+            raise LesionganError(
+                f"{gan.checkpoint}: truncation needs network.arch: {names} "
+                f"(this run is {gan.family.name})"
+            )
         return gan.G(z, c, gan.stage, gan.alpha, truncation_psi=truncation_psi)
     return gan.G(z, c, gan.stage, gan.alpha)
 
@@ -194,12 +225,13 @@ def uint8_to_input(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
 @torch.no_grad()
 def score_images(gan: LoadedGan, images: torch.Tensor, labels: Sequence[int | str]) -> torch.Tensor:
     """D's raw score of each image (float [-1, 1] NCHW) with its label, independent of batch."""
+    D = gan.require_discriminator("scoring images")
     idx = gan.label_indices(labels)
-    group = getattr(getattr(gan.D, "cfg", None), "mbstd_group", 1)
+    group = getattr(getattr(D, "cfg", None), "mbstd_group", 1)
     images = images.to(gan.device)
     c = torch.tensor(idx, dtype=torch.int64, device=gan.device)
     if group <= 1:
-        return gan.D(images, c, gan.stage, gan.alpha).float()
+        return D(images, c, gan.stage, gan.alpha).float()
     n = images.shape[0]
     # minibatch_stddev groups sample i with i + n, i + 2n, ... when the batch is group * n.
     # The companions depend only on (k, labels): generated once and kept (most batches of a
@@ -212,7 +244,7 @@ def score_images(gan: LoadedGan, images: torch.Tensor, labels: Sequence[int | st
                 gan.companions.clear()
             gan.companions[key] = generate(gan, [COMPANION_SEED + k] * n, idx)
         parts.append(gan.companions[key].to(images.dtype))
-    scores = gan.D(torch.cat(parts), c.repeat(group), gan.stage, gan.alpha).float()
+    scores = D(torch.cat(parts), c.repeat(group), gan.stage, gan.alpha).float()
     return scores[:n]
 
 
@@ -240,6 +272,8 @@ def find_training_rows(run_dir: Path) -> tuple[list, PreparedDataset] | str:
 def score_training_images(gan: LoadedGan, run_dir: Path, batch_size: int) -> list[list] | str:
     """``real_scores.csv`` rows (id, label, sha256, score) for every image the GAN trained on,
     scored like the synthetic images (same checkpoint, fixed companions); or why not."""
+    if gan.D is None:
+        return f"generator family {gan.family.name!r} has no discriminator"
     found = find_training_rows(run_dir)
     if isinstance(found, str):
         return found

@@ -18,18 +18,22 @@ intra-class diversity, which is what synthetic minority-class data must not lose
 transitional conditioning (Shahbazi et al. 2022) the embedding and the projection term are
 multiplied by the non-persistent buffer ``cond_blend`` (1 unless the trainer sets it).
 
-:func:`build_networks` builds either family (``network.arch``: this module's ``pggan`` or
-``stylegan2`` from :mod:`lesiongan.gan.stylegan2`) for the trainer and for sampling.
+The ``pggan`` family of :mod:`lesiongan.gan.families` (``network.arch: pggan``, the default):
+its ``network:`` section is :class:`PgganNetworkConfig`, its schedule grows from
+``schedule.start_resolution`` to ``network.resolution``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
+from pydantic import Field
 from torch import nn
 
-from lesiongan.gan.config import GanConfig, NetworkConfig
+from lesiongan.gan.config import GanConfig, GanNetworkConfig, NetworkConfig, ScheduleConfig
+from lesiongan.gan.families import GeneratorFamily, register_family
 from lesiongan.gan.layers import (
     EqualizedConv2d,
     EqualizedLinear,
@@ -39,16 +43,17 @@ from lesiongan.gan.layers import (
     pixel_norm,
     upsample2x,
 )
-from lesiongan.gan.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
+
+
+class PgganNetworkConfig(GanNetworkConfig):
+    """``network:`` of ``arch: pggan``: G concatenates the label embedding to z."""
+
+    arch: Literal["pggan"] = Field("pggan", description="generator family: pggan")
 
 
 def resolutions(cfg: NetworkConfig) -> list[int]:
     """[4, 8, ..., cfg.resolution]: the resolution of each stage."""
     return [4 * 2**k for k in range(int(math.log2(cfg.resolution)) - 1)]
-
-
-def stage_of(resolution: int) -> int:
-    return int(math.log2(resolution)) - 2
 
 
 class _GBlock(nn.Module):
@@ -64,7 +69,7 @@ class _GBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: NetworkConfig, num_classes: int) -> None:
+    def __init__(self, cfg: PgganNetworkConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
         self.num_classes = num_classes
@@ -126,7 +131,7 @@ class _DBlock(nn.Module):
 
 
 class Discriminator(nn.Module):
-    def __init__(self, cfg: NetworkConfig, num_classes: int) -> None:
+    def __init__(self, cfg: PgganNetworkConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg = cfg
         self.num_classes = num_classes
@@ -171,25 +176,20 @@ class Discriminator(nn.Module):
         return score
 
 
-def build_networks(cfg: GanConfig, num_classes: int) -> tuple[nn.Module, nn.Module]:
-    """(G, D) of the family ``cfg.network.arch``, freshly initialised from torch's global RNG.
+class Pggan(GeneratorFamily):
+    """Progressive growing (Karras et al. 2018): one stage per resolution, faded in."""
 
-    Both take ``(x, labels, stage, alpha)``; StyleGAN2 networks ignore ``stage`` and ``alpha``.
-    G is built before D, so a run's initial weights depend only on the seed set before the call.
-    """
-    if cfg.network.arch == "stylegan2":
-        G: nn.Module = StyleGAN2Generator(cfg.network, num_classes)
-        return G, StyleGAN2Discriminator(cfg.network, num_classes)
-    return Generator(cfg.network, num_classes), Discriminator(cfg.network, num_classes)
+    name = "pggan"
+    network_config = PgganNetworkConfig
+
+    def build_networks(self, cfg: GanConfig, num_classes: int) -> tuple[nn.Module, nn.Module]:
+        return Generator(cfg.network, num_classes), Discriminator(cfg.network, num_classes)
+
+    def phase_resolutions(self, net: NetworkConfig, sched: ScheduleConfig) -> list[int]:
+        return [r for r in resolutions(net) if r >= sched.start_resolution]
 
 
-def set_cond_blend(modules: list[nn.Module], value: float) -> None:
-    """Set the transitional-conditioning factor of every submodule that has one."""
-    for net in modules:
-        for m in net.modules():
-            buf = getattr(m, "cond_blend", None)
-            if isinstance(buf, torch.Tensor):
-                buf.fill_(value)
+register_family(Pggan())
 
 
 def _as_tensor(alpha: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor:

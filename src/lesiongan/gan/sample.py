@@ -4,10 +4,13 @@ A thin layer over the inference API (:mod:`lesiongan.gan.inference`) and the syn
 directory format (:mod:`lesiongan.data.synthetic`). Image ``i`` (counted over the classes in
 the order given) gets seed ``seed * 10_000_000 + i``, so any image can be regenerated alone.
 Images come from ``G_ema``; ``d_score`` is the discriminator's raw score of the saved (8-bit)
-image with its intended label, used later for soft labels and filtering.
+image with its intended label, used later for soft labels and filtering (empty for a generator
+family without a discriminator, which cannot select by ``d-score`` either).
 
 With ``select`` (:mod:`lesiongan.gan.selection`), ``ceil(n / keep)`` candidates are drawn per
 class and the ``n`` with the highest ``select_score`` are kept (their seeds are unchanged).
+Selection by a classifier takes an image scorer made by ``scorer_loader``
+(:mod:`lesiongan.data.scoring`): the caller, which may import the classifier, passes it in.
 Images are written as they are generated and rows streamed to ``manifest.csv``, so memory does
 not grow with the number of images.
 
@@ -34,6 +37,7 @@ from pydantic import Field, field_validator, model_validator
 from lesiongan.config import Config, Seed, save_config
 from lesiongan.data import synthetic as fmt
 from lesiongan.data.images import read_prepared
+from lesiongan.data.scoring import ImageScorer, ScorerLoader
 from lesiongan.errors import LesionganError
 from lesiongan.gan.grid import save_grid
 from lesiongan.gan.inference import (
@@ -46,7 +50,7 @@ from lesiongan.gan.inference import (
     uint8_to_input,
 )
 from lesiongan.gan.run import RUN_JSON, read_run_info
-from lesiongan.gan.selection import ClassifierScorer, check_classifier_leakage, compute_realism
+from lesiongan.gan.selection import check_classifier_leakage, compute_realism
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
@@ -141,8 +145,13 @@ def run_sample(
     config: SampleConfig,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    scorer_loader: ScorerLoader | None = None,
 ) -> SampleResult:
-    """Write a synthetic directory (or reuse an equal finished one)."""
+    """Write a synthetic directory (or reuse an equal finished one).
+
+    ``scorer_loader`` makes the image scorer of ``select: classifier|realism`` from
+    ``config.classifier`` (e.g. :func:`lesiongan.classify.scorer.load_classifier_scorer`).
+    """
     run_dir, out = Path(run_dir), Path(out)
     if not run_dir.is_dir():
         raise LesionganError(f"{run_dir}: no such GAN run directory")
@@ -165,7 +174,9 @@ def run_sample(
             f"--per-class: class(es) {', '.join(unknown)} not in this GAN "
             f"({', '.join(gan.classes)})"
         )
-    selector = _Selector(config, gan, run_dir, device)
+    if config.select == "d-score":
+        gan.require_discriminator("--select d-score")
+    selector = _Selector(config, gan, run_dir, device, scorer_loader)
     with atomic_output_dir(out, inputs, force=True) as tmp:
         previews = _sample_all(tmp, gan, config, selector, progress)
         real = score_training_images(gan, run_dir, config.batch_size) if config.score_real else None
@@ -187,8 +198,10 @@ def _sample_all(tmp, gan, config, selector, progress) -> dict[str, list[np.ndarr
                 k = min(config.batch_size, n_cand - start)
                 seeds = [config.seed * SEED_STRIDE + index + start + j for j in range(k)]
                 pixels = generate_uint8(gan, seeds, [cls] * k, config.truncation_psi)
-                x = uint8_to_input(pixels, gan.device)
-                d_scores = score_images(gan, x, [cls] * k).cpu().tolist()
+                d_scores: list = [None] * k  # a family without a discriminator has none
+                if gan.D is not None:
+                    x = uint8_to_input(pixels, gan.device)
+                    d_scores = score_images(gan, x, [cls] * k).cpu().tolist()
                 select = selector.scores(pixels, cls, d_scores)
                 for j, seed in enumerate(seeds):
                     image_id = f"SYN_{config.seed}_{seed % SEED_STRIDE:07d}"
@@ -245,15 +258,24 @@ def _write_png(path: Path, pixels: np.ndarray) -> None:
 class _Selector:
     """Computes ``select_score`` for a batch of one class (None when not selecting)."""
 
-    def __init__(self, config: SampleConfig, gan: LoadedGan, run_dir: Path, device) -> None:
+    def __init__(
+        self,
+        config: SampleConfig,
+        gan: LoadedGan,
+        run_dir: Path,
+        device,
+        scorer_loader: ScorerLoader | None,
+    ) -> None:
         self.method = config.select
         self.k = config.realism_k
-        self.clf: ClassifierScorer | None = None
+        self.clf: ImageScorer | None = None
         self.real_features: dict[str, np.ndarray] = {}
         if self.method in ("classifier", "realism"):
+            if scorer_loader is None:
+                raise ValueError(f"select={self.method} needs run_sample(scorer_loader=...)")
             gan_sha = _gan_train_sha256(run_dir)
             check_classifier_leakage(Path(config.classifier), gan_sha)
-            self.clf = ClassifierScorer(Path(config.classifier), device)
+            self.clf = scorer_loader(Path(config.classifier), device)
             missing = [c for c in config.per_class if c not in self.clf.classes]
             if missing:
                 raise LesionganError(

@@ -1,23 +1,26 @@
 """The progressive schedule: phases in kimg (thousands of real images shown to D).
 
-Phase list for a start resolution r0 and final resolution R: stabilize r0, then for every
-resolution above it a fade-in phase (alpha 0 -> 1) and a stabilization phase. Each phase has the
-batch size of its resolution (the paper lowers it at 256 px and above to fit memory).
+The generator family gives the resolutions trained (:meth:`GeneratorFamily.phase_resolutions`):
+stabilize the first, then for every resolution after it a fade-in phase (alpha 0 -> 1) and a
+stabilization phase; the last stabilization is ``schedule.final_kimg`` long (default
+``stabilize_kimg``). Each phase has the batch size of its resolution (the paper lowers it at
+256 px and above to fit memory).
 
-``network.arch: stylegan2`` is not progressive: one stabilization phase at the final resolution,
-``schedule.final_kimg`` long (default ``stabilize_kimg``); ``start_resolution`` and
-``fade_kimg`` do not apply.
+A progressive family (``pggan``) trains from ``schedule.start_resolution`` to
+``network.resolution``; the others (``stylegan2``) have one stabilization phase at the final
+resolution, where ``start_resolution`` and ``fade_kimg`` do not apply.
 
 :func:`transition_blend` is the factor of transitional conditioning (Shahbazi et al. 2022).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
 from lesiongan.gan.config import NetworkConfig, ScheduleConfig
-from lesiongan.gan.networks import resolutions, stage_of
+from lesiongan.gan.families import get_family
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,15 @@ class Phase:
         return self.start_nimg + self.length_nimg
 
 
+def stage_of(resolution: int) -> int:
+    """The stage index of a resolution: 0 = 4 px, k = 4 * 2**k px."""
+    return int(math.log2(resolution)) - 2
+
+
 def build_phases(net: NetworkConfig, sched: ScheduleConfig) -> list[Phase]:
     phases: list[Phase] = []
     start = 0
-    if net.arch == "stylegan2":
-        res_list = [net.resolution]
-    else:
-        res_list = [r for r in resolutions(net) if r >= sched.start_resolution]
+    res_list = get_family(net.arch).phase_resolutions(net, sched)
     for res in res_list:
         kinds: list[Literal["stabilize", "fade"]] = (
             ["stabilize"] if res == res_list[0] else ["fade", "stabilize"]

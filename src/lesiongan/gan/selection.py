@@ -17,8 +17,10 @@
   that outliers in the real set do not make everything look real). ``R >= 1`` means ``g`` falls
   inside some real image's k-NN ball.
 
-The selection classifier must not have seen images outside the GAN's training split (the
-leakage guard covers it): its train and validation images must all be among the GAN's.
+The classifier reaches this layer as an :class:`~lesiongan.data.scoring.ImageScorer` passed in
+from above (the GAN layer never imports the classifier). The selection classifier must not have
+seen images outside the GAN's training split (the leakage guard covers it): its train and
+validation images must all be among the GAN's. ``d-score`` needs a family with a discriminator.
 """
 
 from __future__ import annotations
@@ -29,10 +31,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from lesiongan.errors import DataError, LesionganError
-from lesiongan.utils.hashing import sha256_file
 
 METHODS = ("d-score", "classifier", "realism")
 
@@ -55,42 +55,6 @@ def compute_realism(
         r, radii = r[keep], radii[keep]
     d = torch.cdist(f, r).clamp_min(1e-12)
     return (radii[None, :] / d).max(dim=1).values.numpy()
-
-
-class ClassifierScorer:
-    """Probabilities and penultimate features of a real-trained classifier for uint8 images."""
-
-    def __init__(self, run: Path, device: torch.device) -> None:
-        from lesiongan.classify.models import load_classifier, penultimate
-
-        self.run = Path(run)
-        self.path = self.run / "model.pt" if self.run.is_dir() else self.run
-        model, meta = load_classifier(self.path)
-        self.meta = meta
-        self.classes = list(meta["classes"])
-        self.model = model.to(device)
-        self.body = penultimate(model, meta["model"]).to(device)
-        self.size = int(meta["image_size"])
-        self.mean = torch.tensor(meta["mean"], device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(meta["std"], device=device).view(1, 3, 1, 1)
-        self.device = device
-        self.sha256 = sha256_file(self.path)
-
-    def _inputs(self, pixels: torch.Tensor) -> torch.Tensor:
-        x = pixels.to(self.device).float() / 255.0
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=True)
-        return (x - self.mean) / self.std
-
-    @torch.no_grad()
-    def probabilities(self, pixels: torch.Tensor) -> np.ndarray:
-        """uint8 NCHW -> softmax probabilities [N, classes]."""
-        return torch.softmax(self.model(self._inputs(pixels)).float(), 1).cpu().numpy()
-
-    @torch.no_grad()
-    def features(self, pixels: torch.Tensor) -> np.ndarray:
-        """uint8 NCHW -> penultimate features [N, D]."""
-        return self.body(self._inputs(pixels)).flatten(1).float().cpu().numpy()
 
 
 def check_classifier_leakage(run: Path, gan_train_sha256: set[str]) -> None:

@@ -1,5 +1,7 @@
 """StyleGAN2 generator and discriminator (Karras et al. 2020a), class-conditional as in
-StyleGAN2-ADA (Karras et al. 2020b); the second network family (``network.arch: stylegan2``).
+StyleGAN2-ADA (Karras et al. 2020b); the ``stylegan2`` generator family (``network.arch:
+stylegan2``, :mod:`lesiongan.gan.families`), whose ``network:`` section is
+:class:`StyleGAN2NetworkConfig`.
 
 Not progressive: both networks work at ``cfg.resolution`` from the first step. They accept the
 trainer's ``stage`` / ``alpha`` arguments and ignore them (the schedule gives one phase).
@@ -38,12 +40,15 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
-from lesiongan.gan.config import NetworkConfig
+from lesiongan.gan.config import GanConfig, GanNetworkConfig
+from lesiongan.gan.families import GeneratorFamily, register_family
 from lesiongan.gan.layers import minibatch_stddev
 from lesiongan.gan.sg2_layers import (
     Conv2d,
@@ -57,14 +62,32 @@ from lesiongan.gan.sg2_layers import (
 W_AVG_BETA = 0.995
 
 
-def _resolutions(cfg: NetworkConfig) -> list[int]:
+class StyleGAN2NetworkConfig(GanNetworkConfig):
+    """``network:`` of ``arch: stylegan2``: the mapping network and truncation besides the
+    shared keys (``embed_dim`` sizes the label embedding fed to the mapping network)."""
+
+    arch: Literal["stylegan2"] = Field("stylegan2", description="generator family: stylegan2")
+    mapping_layers: int = Field(8, ge=1, description="FC layers of the mapping network (paper: 8)")
+    mapping_lr_mult: float = Field(
+        0.01, gt=0, description="learning-rate multiplier of the mapping network"
+    )
+    truncation_psi: float = Field(
+        1.0,
+        ge=0,
+        description="sampling truncation towards the tracked mean w of the class (1 = none); a "
+        "sampling setting, ignored while training and on resume checks",
+    )
+    SAMPLING_KEYS: ClassVar[frozenset[str]] = frozenset({"truncation_psi"})
+
+
+def _resolutions(cfg: StyleGAN2NetworkConfig) -> list[int]:
     return [4 * 2**k for k in range(int(math.log2(cfg.resolution)) - 1)]
 
 
 class MappingNetwork(nn.Module):
     """z (and class) -> w; tracks the mean w per class for truncation."""
 
-    def __init__(self, cfg: NetworkConfig, num_classes: int) -> None:
+    def __init__(self, cfg: StyleGAN2NetworkConfig, num_classes: int) -> None:
         super().__init__()
         self.num_classes = num_classes if cfg.conditional and num_classes > 1 else 0
         self.embed = FullyConnected(self.num_classes, cfg.embed_dim) if self.num_classes else None
@@ -142,7 +165,7 @@ class ToRGB(nn.Module):
 
 
 class StyleGAN2Generator(nn.Module):
-    def __init__(self, cfg: NetworkConfig, num_classes: int) -> None:
+    def __init__(self, cfg: StyleGAN2NetworkConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg, self.num_classes = cfg, num_classes
         self.resolutions = _resolutions(cfg)
@@ -220,7 +243,7 @@ class _DBlock(nn.Module):
 
 
 class StyleGAN2Discriminator(nn.Module):
-    def __init__(self, cfg: NetworkConfig, num_classes: int) -> None:
+    def __init__(self, cfg: StyleGAN2NetworkConfig, num_classes: int) -> None:
         super().__init__()
         self.cfg, self.num_classes = cfg, num_classes
         self.resolutions = _resolutions(cfg)
@@ -262,3 +285,19 @@ class StyleGAN2Discriminator(nn.Module):
             proj = (self.project(labels).to(h.dtype) * h).sum(dim=1)
             score = score + self.cond_blend.to(h.dtype) * proj
         return score
+
+
+class StyleGAN2(GeneratorFamily):
+    """Full resolution from the first step: one schedule phase at ``network.resolution``."""
+
+    name = "stylegan2"
+    network_config = StyleGAN2NetworkConfig
+    truncation = True
+    path_length = True
+
+    def build_networks(self, cfg: GanConfig, num_classes: int) -> tuple[nn.Module, nn.Module]:
+        G = StyleGAN2Generator(cfg.network, num_classes)
+        return G, StyleGAN2Discriminator(cfg.network, num_classes)
+
+
+register_family(StyleGAN2())
