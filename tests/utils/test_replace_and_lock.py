@@ -212,6 +212,22 @@ def test_a_run_that_raises_says_why_in_its_status(
     assert not holds_lock(out)
 
 
+@locked_stage("out")
+def _forced(out: Path) -> None:
+    check_replaceable(out)  # what open_stage does first with --force
+
+
+def test_a_refused_call_neither_marks_the_run_nor_adopts_the_users_files(tmp_path: Path) -> None:
+    out = _stage_dir(tmp_path / "run")
+    write_status(out, "running", epochs_done=2)  # a run killed earlier
+    (out / "my-notes.txt").write_text("mine")  # added by the user afterwards
+    for _ in range(2):  # a second --force must not find the file adopted by the first
+        with pytest.raises(OutputExistsError, match="holds my-notes.txt, which the lesiongan"):
+            _forced(out)
+    assert read_status(out) == {"state": "running", "epochs_done": 2}  # not "failed: refused"
+    assert "my-notes.txt" not in json.loads((out / "provenance.json").read_text())["outputs"]
+
+
 # --- state files on a full disk --------------------------------------------------------------
 
 

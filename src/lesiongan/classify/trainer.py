@@ -193,8 +193,8 @@ class ClassifierTrainer:
         probs = self.predict(self.data.val_images)
         if not np.isfinite(probs).all():  # weights blown up by the last steps
             raise LesionganError(
-                f"training diverged: the network's outputs are NaN/Inf after epoch {self.epoch + 1}; "
-                f"lower lr (now {self.cfg.lr:g})"
+                "training diverged: the network's outputs are NaN/Inf after epoch "
+                f"{self.epoch + 1}; lower lr (now {self.cfg.lr:g})"
             )
         y = self.data.val_labels
         metrics = compute_metrics(y, probs, self.data.classes)

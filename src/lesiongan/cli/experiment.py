@@ -334,6 +334,20 @@ def report(
     variant's realism and CAS, and whether any synthetic strategy beats the reference. For a
     generators experiment, print its tables (results.md).
     """
+    if export is not None:
+        from lesiongan.experiments.export import export_results
+
+        out.print(f"exported to {export_results(exp_dir, export, force)}")
+        return
+    if check:
+        from lesiongan.experiments.export import check as check_export
+
+        differ = check_export(exp_dir)
+        if differ:
+            err.print(f"{exp_dir}: re-derived {', '.join(differ)} differ from results.json")
+            raise typer.Exit(1)
+        out.print(f"{exp_dir}: every derived number re-derived from the runs' predictions")
+        return
     with _malformed_results(exp_dir):
         _report(exp_dir, markdown)
 
@@ -354,20 +368,6 @@ def _malformed_results(exp_dir: Path) -> Iterator[None]:
 def _report(exp_dir: Path, markdown: bool) -> None:
     from lesiongan.experiments.report import build_report, load_results
 
-    if export is not None:
-        from lesiongan.experiments.export import export_results
-
-        out.print(f"exported to {export_results(exp_dir, export, force)}")
-        return
-    if check:
-        from lesiongan.experiments.export import check as check_export
-
-        differ = check_export(exp_dir)
-        if differ:
-            err.print(f"{exp_dir}: re-derived {', '.join(differ)} differ from results.json")
-            raise typer.Exit(1)
-        out.print(f"{exp_dir}: every derived number re-derived from the runs' predictions")
-        return
     if markdown:
         from lesiongan.experiments.verdict import render_verdict_markdown
 

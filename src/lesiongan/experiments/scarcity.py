@@ -173,6 +173,7 @@ class OracleTask:
         with atomic_output_dir(self.out, [self.parent]) as tmp:
             write_oracle_directory(self.parent, [train[i] for i in self.left_out], tmp)
             save_config(cfg, tmp / "config.yaml")
+            save_provenance(tmp, "scarcity oracle", {"parent": str(self.parent.resolve())})
 
 
 def fraction_gans(

@@ -182,8 +182,9 @@ def stage_lock(out: Path) -> Iterator[None]:
     finally:
         with _HELD_GUARD:
             del _HELD[key]
-        if key.is_dir():
-            record_outputs(key)
+        # nothing is recorded here: a refused or reusing process wrote nothing, and a file the
+        # user added to a finished directory must stay foreign (only :func:`record_outputs`'s
+        # callers, which just wrote the directory, record its entries)
         _release(key, lock, created)
 
 

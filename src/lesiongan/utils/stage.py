@@ -178,7 +178,9 @@ def write_status(path: Path, state: str, **fields: Any) -> None:
 def locked_stage(param: str = "out") -> Callable[[F], F]:
     """Decorate a resumable stage's entry point: it runs holding the lock of the directory given
     as ``param`` (:func:`stage_lock`), and a run that raises leaves ``status.json`` saying
-    ``failed`` (or ``stopped`` when interrupted) with the reason, never ``running``."""
+    ``failed`` (or ``stopped`` when interrupted) with the reason, never ``running``. A call
+    refused before it wrote the status (another config, an unfinished run without --resume, a
+    directory --force may not replace) leaves the directory's status as it was."""
 
     def decorate(fn: F) -> F:
         signature = inspect.signature(fn)
@@ -187,15 +189,26 @@ def locked_stage(param: str = "out") -> Callable[[F], F]:
         def run(*args: Any, **kwargs: Any) -> Any:
             out = Path(signature.bind(*args, **kwargs).arguments[param])
             with stage_lock(out):
+                before = _status_stamp(out)
                 try:
                     return fn(*args, **kwargs)
                 except BaseException as exc:
-                    mark_ended(out, exc)
+                    if _status_stamp(out) != before:  # this process ran it: a refusal did not
+                        mark_ended(out, exc)
                     raise
 
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def _status_stamp(out: Path) -> tuple[int, int] | None:
+    """Identifies the status file's version (each write replaces the file)."""
+    try:
+        st = os.stat(Path(out) / STATUS_FILE)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def mark_ended(out: Path, exc: BaseException) -> None:
