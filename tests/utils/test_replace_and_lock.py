@@ -222,7 +222,7 @@ def test_a_refused_call_neither_marks_the_run_nor_adopts_the_users_files(tmp_pat
     write_status(out, "running", epochs_done=2)  # a run killed earlier
     (out / "my-notes.txt").write_text("mine")  # added by the user afterwards
     for _ in range(2):  # a second --force must not find the file adopted by the first
-        with pytest.raises(OutputExistsError, match="holds my-notes.txt, which the lesiongan"):
+        with pytest.raises(OutputExistsError, match=r"holds my-notes\.txt, which the lesiongan"):
             _forced(out)
     assert read_status(out) == {"state": "running", "epochs_done": 2}  # not "failed: refused"
     assert "my-notes.txt" not in json.loads((out / "provenance.json").read_text())["outputs"]
