@@ -21,9 +21,12 @@ CLF = ("--epochs", 1, "--image-size", 16, "--set", "bootstrap=10", "--set", "bat
 
 
 def _one_line(err: str) -> str:
+    # progress lines (a bar, or a training run's status line) may come before the error
     lines = [ln for ln in err.strip().splitlines() if ln.strip() and "━" not in ln]
-    assert "Traceback" not in err and len(lines) == 1, err
-    assert lines[0].startswith("lesiongan: error: ")
+    assert "Traceback" not in err and lines, err
+    errors = [ln for ln in lines if ln.startswith("lesiongan: error: ")]
+    assert len(errors) == 1 and lines[-1] == errors[0], err
+    lines = errors
     return lines[0].removeprefix("lesiongan: error: ")
 
 
@@ -114,6 +117,35 @@ def test_a_full_disk_at_a_checkpoint_fails_in_one_line_and_resumes_later(
     line = _one_line(err)
     assert code == 1 and "checkpoints/last.pt: cannot be written (the write failed" in line
     assert read_status(out)["state"] == "failed"
+    monkeypatch.setattr(torch, "save", real)  # space was freed
+    code, _, err = cli(*args, "--resume")
+    assert code == 0, err
+    assert read_status(out)["state"] == "done"
+
+
+def test_a_full_disk_at_a_gan_checkpoint_fails_in_one_line_and_resumes_later(
+    cli, tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "gan"
+    real = torch.save
+    saved: list[str] = []
+
+    def full(obj, f, *args, **kwargs):
+        if saved:  # the first checkpoint fits, the second finds the disk full
+            raise OSError(28, "No space left on device")
+        saved.append(str(f))
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full)
+    root = Path(__file__).resolve().parents[2]
+    args = ("gan", "train", tiny_dataset, "--out", out, "--config", root / "configs/gan-tiny.yaml",
+            "--set", "schedule.stabilize_kimg=0.2", "--set", "schedule.fade_kimg=0.2")  # fmt: skip
+    code, _, err = cli(*args)
+    line = _one_line(err)
+    assert code == 1 and ": cannot be written (No space left on device)" in line
+    assert "checkpoints/ckpt-" in line and "--resume" in line
+    status = read_status(out)
+    assert status["state"] == "failed" and "No space left" in status["reason"]
     monkeypatch.setattr(torch, "save", real)  # space was freed
     code, _, err = cli(*args, "--resume")
     assert code == 0, err

@@ -71,6 +71,25 @@ def test_confinement_rule() -> None:
         assert not is_confined(bad), bad
 
 
+def test_a_folder_linked_in_by_its_writer_stays_readable(ds: Path, tmp_path: Path) -> None:
+    """The rule reads the manifest's relative path, it does not resolve links: a scarcity
+    fraction's ``images`` is a link to its parent's folder, and its files are still hashed."""
+    from lesiongan.data.torch_datasets import PreparedImageDataset
+
+    frac = tmp_path / "frac"
+    frac.mkdir()
+    (frac / "images").symlink_to((ds / "images").resolve(), target_is_directory=True)
+    for name in ("manifest.csv", "dataset.json"):
+        shutil.copyfile(ds / name, frac / name)
+    assert len(load_dataset(frac).rows) == len(_rows(ds))
+    split = _rows(ds)[0]["split"]
+    assert len(PreparedImageDataset(frac, split)) == sum(r["split"] == split for r in _rows(ds))
+    first = ds / _rows(ds)[0]["path"]  # the parent's file changes behind the link: caught
+    shutil.copyfile(ds / _rows(ds)[1]["path"], first)
+    with pytest.raises(DataError, match="does not match its recorded file_sha256"):
+        load_dataset(frac)
+
+
 def test_a_changed_file_is_refused_naming_the_row(ds: Path) -> None:
     rows = _rows(ds)
     shutil.copyfile(ds / rows[1]["path"], ds / rows[0]["path"])  # another image under its name

@@ -85,6 +85,31 @@ def test_results_force_refuses_a_directory_lesiongan_did_not_write(cli, tmp_path
     assert (mine / "thesis.txt").is_file()
 
 
+def test_results_force_replaces_its_own_output_but_never_the_current_directory(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = _answered(tmp_path)
+    out = tmp_path / "res"
+    assert cli("turing", "results", "--db", study, "--out", out)[0] == 0
+    (out / "results.json").write_text("{}")  # a file the stage wrote (and recorded)
+    code, _, err = cli("turing", "results", "--db", study, "--out", out, "--force")
+    assert code == 0, err
+    assert (out / "results.json").read_text() != "{}"
+    monkeypatch.chdir(out)
+    code, _, err = cli("turing", "results", "--db", study, "--out", ".", "--force")
+    assert code == 1 and "current directory or one of its parents" in _one_line(err)
+    assert (out / "provenance.json").is_file()
+
+
+def test_create_never_takes_a_directory_for_the_study(cli, tmp_path: Path) -> None:
+    here = tmp_path / "here"
+    here.mkdir()
+    (here / "thesis.txt").write_text("x")
+    code, _, err = _create(cli, tmp_path, here, "--force")
+    assert code == 1 and "is a directory" in _one_line(err)
+    assert (here / "thesis.txt").is_file()
+
+
 # --- no answer lost silently -----------------------------------------------------------------
 
 

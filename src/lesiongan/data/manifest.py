@@ -119,7 +119,12 @@ def save_dataset(root: Path, rows: list[ManifestRow], info: dict[str, Any]) -> N
 
 
 def is_confined(rel: str) -> bool:
-    """Whether a manifest's ``path`` stays inside its directory: relative, without ``..``."""
+    """Whether a manifest's ``path`` stays inside its directory: relative, without ``..``.
+
+    The rule reads the path as written, it does not resolve symbolic links: a link inside the
+    dataset is part of the dataset as its writer made it (a scarcity fraction's ``images`` links
+    to its parent's folder, and ``file_sha256`` still checks every file behind it). What the
+    rule stops is a manifest row that names a place outside the directory."""
     posix = rel.replace("\\", "/")
     return (
         bool(rel)
