@@ -9,16 +9,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from lesiongan.errors import ConfigError
 
-__all__ = ["Config", "apply_overrides", "load_config", "parse_overrides", "save_config"]
+__all__ = [
+    "SEED_LIMIT",
+    "Config",
+    "Seed",
+    "apply_overrides",
+    "load_config",
+    "parse_overrides",
+    "save_config",
+]
 
 C = TypeVar("C", bound="Config")
+SEED_LIMIT = 2**32  # every seed: 0 <= seed < 2**32 (numpy's and torch's seeds take it whole)
+MAX_CONFIG_BYTES = 1 << 20  # a config file is a few kB; /dev/zero or a wrong file is refused
+
+
+def _check_seed(value: int) -> int:
+    if not 0 <= value < SEED_LIMIT:
+        raise ValueError(f"a seed is a whole number from 0 to {SEED_LIMIT - 1} (< 2**32)")
+    return value
+
+
+Seed = Annotated[int, AfterValidator(_check_seed)]
 
 
 class Config(BaseModel):
@@ -66,8 +85,11 @@ def load_config(
     path: Path | None = None,
     overrides: Mapping[str, Any] | None = None,
     defaults: Mapping[str, Any] | None = None,
+    flags: Mapping[str, tuple[str, Any]] | None = None,
 ) -> C:
-    """Build ``cls`` from ``defaults``, then the YAML file at ``path``, then ``overrides``."""
+    """Build ``cls`` from ``defaults``, then the YAML file at ``path``, then ``overrides``, then
+    ``flags`` (``{key: (option, value)}``, e.g. ``{"size": ("--size", 64)}``; a None value is
+    left out). An error names the file, ``--set`` or the option that gave the bad value."""
     data: dict[str, Any] = _deep_copy(defaults or {})
     where = "config"
     if path is not None:
@@ -76,16 +98,42 @@ def load_config(
     if overrides:
         data = apply_overrides(data, overrides)
         where = f"{where} with --set" if path is not None else "--set"
+    given = {k: v for k, v in (flags or {}).items() if v[1] is not None}
+    if given:
+        data = apply_overrides(data, {k: value for k, (_, value) in given.items()})
+        where = "options" if where == "config" else where
     try:
         return cls.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {format_validation_error(exc)}") from None
+        options = {k: option for k, (option, _) in given.items()}
+        raise ConfigError(_describe_errors(exc, where, options)) from None
+
+
+def _describe_errors(exc: ValidationError, where: str, options: Mapping[str, str]) -> str:
+    """One line; errors in values given by a command-line option name the option."""
+    by_option, rest = [], []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        if key in options and err["type"] != "extra_forbidden":
+            by_option.append(f"{options[key]}: {_message(err)}")
+        else:
+            rest.append(err)
+    if rest:
+        by_option.append(f"{where}: {_format_errors(rest)}")
+    return "; ".join(by_option)
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:
     """Read a YAML file that must hold a mapping; errors name the file."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MB; a config file is a short "
+                "YAML text"
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except IsADirectoryError:
@@ -119,14 +167,22 @@ def save_config(config: BaseModel, path: Path) -> None:
 
 def format_validation_error(exc: ValidationError) -> str:
     """One line: every offending key with pydantic's reason."""
+    return _format_errors(exc.errors())
+
+
+def _format_errors(errors: Iterable[Any]) -> str:
     parts = []
-    for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "<root>"
+    for err in errors:
+        key = ".".join(str(p) for p in err["loc"])
         if err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
-        else:
-            parts.append(f"{key}: {err['msg']}")
+        else:  # a check across keys (a model validator) names them in its message
+            parts.append(f"{key}: {_message(err)}" if key else _message(err))
     return "; ".join(parts)
+
+
+def _message(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def _merge(base: dict[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,11 @@ class DataError(LesionganError):
 
 
 class OutputExistsError(LesionganError):
-    """An output directory exists and --force was not given."""
+    """An output directory exists and --force was not given (or may not replace it)."""
+
+
+class InUseError(OutputExistsError):
+    """Another process holds the output directory's lock (a run is writing into it)."""
 
 
 class ProblemsFound(DataError):

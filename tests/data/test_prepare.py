@@ -83,10 +83,14 @@ def test_existing_output_needs_force_and_is_replaced_atomically(
     run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
     with pytest.raises(OutputExistsError, match="--force"):
         run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
-    (out / "marker").write_text("old")
+    (out / "marker").write_text("mine")  # a file lesiongan did not write: --force keeps it
+    with pytest.raises(OutputExistsError, match="holds marker, which the lesiongan stage"):
+        run_prepare(isic2017_dir, out, PrepareConfig(size=24), force=True, workers=1)
+    (out / "marker").unlink()
+    old = {p.name for p in (out / "images").rglob("*.png")}
     run_prepare(isic2017_dir, out, PrepareConfig(size=24), force=True, workers=1)
-    assert not (out / "marker").exists()
     assert json.loads((out / "dataset.json").read_text())["image_size"] == 24
+    assert {p.name for p in (out / "images").rglob("*.png")} == old
 
 
 def test_output_inside_the_source_is_refused_even_with_force(isic2017_dir: Path) -> None:

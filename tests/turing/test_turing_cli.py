@@ -66,7 +66,7 @@ def test_create_prints_admin_and_rater_links(cli, inputs, tmp_path: Path) -> Non
     ("extra", "message"),
     [
         (["--n-per-class", "9"], "has only 6 melanoma image(s)"),
-        (["--n-per-class", "0"], "n_per_class"),
+        (["--n-per-class", "0"], "--n-per-class"),
         (["--n-per-class", "2", "--raters", "a", "--n-raters", "2"], "not both"),
     ],
 )

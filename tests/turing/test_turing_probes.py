@@ -199,7 +199,7 @@ def test_study_database_and_its_journal_are_private(tmp_path: Path) -> None:
 
 def test_replaced_study_is_private_too(cli, inputs, tmp_path: Path) -> None:
     study = tmp_path / "study.sqlite"
-    study.write_text("old")
+    assert _create(cli, inputs, study)[0] == 0  # --force replaces only a study
     study.chmod(0o644)
     code, _, err = _create(cli, inputs, study, "--force")
     assert code == 0, err

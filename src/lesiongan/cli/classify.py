@@ -104,26 +104,31 @@ def train(
     from lesiongan.classify.config import ClassifyConfig
     from lesiongan.classify.run import run_classify
 
+    if resume and force:
+        raise LesionganError(
+            "--resume and --force contradict each other: --resume continues the run in --out, "
+            "--force starts it again"
+        )
     flags = {
-        "mode": mode,
-        "strategy": strategy,
-        "model": model,
-        "epochs": epochs,
-        "seed": seed,
-        "pretrained": pretrained,
-        "image_size": image_size,
+        "mode": ("--mode", mode),
+        "strategy": ("--strategy", strategy),
+        "model": ("--model", model),
+        "epochs": ("--epochs", epochs),
+        "seed": ("--seed", seed),
+        "pretrained": ("--pretrained", pretrained),
+        "image_size": ("--image-size", image_size),
     }
-    sets = {**parse_overrides(overrides), **{k: v for k, v in flags.items() if v is not None}}
+    sets = parse_overrides(overrides)
+    changed = tuple(sets) + tuple(k for k, (_, v) in flags.items() if v is not None)
     if resume and config_file is None:
         if not (out_dir / "config.yaml").is_file():
             raise LesionganError(
                 f"{out_dir}: nothing to resume (no config.yaml); drop --resume to start a run"
             )
-        cfg = load_config(ClassifyConfig, out_dir / "config.yaml", sets)
+        cfg = load_config(ClassifyConfig, out_dir / "config.yaml", sets, flags=flags)
     else:
-        cfg = load_config(
-            ClassifyConfig, resolve_recipe(config_file) if config_file else None, sets
-        )
+        recipe = resolve_recipe(config_file) if config_file else None
+        cfg = load_config(ClassifyConfig, recipe, sets, flags=flags)
     with ClassifyProgress() as bar:
         result = run_classify(
             dataset,
@@ -133,7 +138,7 @@ def train(
             resume=resume,
             force=force,
             events=bar.update,
-            may_change=tuple(sets) if resume else (),
+            may_change=changed if resume else (),
         )
     if result.reused:
         out.print(f"{out_dir}: already finished with this config; nothing to do")

@@ -38,7 +38,8 @@ def synth(
     """
     from lesiongan.data.synth import SynthConfig, run_synth
 
-    config = load_config(SynthConfig, overrides={"n": n, "size": size, "seed": seed})
+    flags = {"n": ("--n", n), "size": ("--size", size), "seed": ("--seed", seed)}
+    config = load_config(SynthConfig, flags=flags)
     with progress_bar("synth") as progress:
         result = run_synth(out_dir, config, force=force, workers=workers, progress=progress)
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
@@ -136,18 +137,15 @@ def prepare(
     from lesiongan.data.prepare import PrepareConfig, run_prepare
 
     flags = {
-        "size": size,
-        "split": split,
-        "test_fraction": test_fraction,
-        "test_split": test_split,
-        "seed": seed,
-        "format": format,
+        "size": ("--size", size),
+        "split": ("--split", split),
+        "test_fraction": ("--test-fraction", test_fraction),
+        "test_split": ("--test-split", test_split),
+        "seed": ("--seed", seed),
+        "format": ("--format", format),
+        "skip_bad": ("--skip-bad", True if skip_bad else None),
     }
-    sets = {k: v for k, v in flags.items() if v is not None}
-    if skip_bad:
-        sets["skip_bad"] = True
-    sets.update(parse_overrides(overrides))
-    config = load_config(PrepareConfig, config_file, sets)
+    config = load_config(PrepareConfig, config_file, parse_overrides(overrides), flags=flags)
     with progress_bar("prepare") as progress:
         result = run_prepare(src, out_dir, config, force=force, workers=workers, progress=progress)
     _print_counts(result.counts, result.classes)

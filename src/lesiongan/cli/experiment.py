@@ -332,8 +332,6 @@ def report(
     variant's realism and CAS, and whether any synthetic strategy beats the reference. For a
     generators experiment, print its tables (results.md).
     """
-    from lesiongan.experiments.report import build_report, load_results
-
     if export is not None:
         from lesiongan.experiments.export import export_results
 
@@ -348,8 +346,27 @@ def report(
             raise typer.Exit(1)
         out.print(f"{exp_dir}: every derived number re-derived from the runs' predictions")
         return
+    with _malformed_results(exp_dir):
+        _report(exp_dir, markdown)
+
+
+@contextlib.contextmanager
+def _malformed_results(exp_dir: Path) -> Iterator[None]:
+    """A results.json with missing or wrong-typed keys is one line naming it, not a traceback
+    from deep inside the renderer (the exception's type and message say which key)."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        raise LesionganError(
+            f"{exp_dir / 'results.json'}: missing or malformed entries ({type(exc).__name__}: "
+            f"{exc}); write it again with 'lesiongan experiment aggregate {exp_dir}'"
+        ) from None
+
+
+def _report(exp_dir: Path, markdown: bool) -> None:
+    from lesiongan.experiments.report import build_report, load_results
+
     if markdown:
-        from lesiongan.errors import LesionganError
         from lesiongan.experiments.verdict import render_verdict_markdown
 
         results = load_results(exp_dir)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from lesiongan.cli.console import err, out, progress_bar
 from lesiongan.config import load_config, parse_overrides
+from lesiongan.errors import LesionganError
 from lesiongan.recipes import resolve_recipe
 
 app = typer.Typer(
@@ -57,6 +58,11 @@ def train(
     from lesiongan.gan.config import GanConfig
     from lesiongan.gan.run import load_run_config, run_training
 
+    if resume and force:
+        raise LesionganError(
+            "--resume and --force contradict each other: --resume continues the run in --out, "
+            "--force starts it again"
+        )
     sets = parse_overrides(overrides)
     if resume and config_file is None:
         cfg = load_run_config(out_dir, sets)  # the saved config
@@ -134,18 +140,18 @@ def sample(
     from lesiongan.classify.scorer import load_classifier_scorer
     from lesiongan.gan.sample import SampleConfig, parse_per_class, run_sample
 
-    options = {
-        "per_class": parse_per_class(per_class),
-        "seed": seed,
-        "batch_size": batch_size,
-        "checkpoint": str(checkpoint) if checkpoint else None,
-        "device": device,
-        "select": select,
-        "keep": keep,
-        "classifier": str(classifier) if classifier else None,
-        "truncation_psi": truncation,
+    flags = {
+        "per_class": ("--per-class", parse_per_class(per_class)),
+        "seed": ("--seed", seed),
+        "batch_size": ("--batch-size", batch_size),
+        "checkpoint": ("--checkpoint", str(checkpoint) if checkpoint else None),
+        "device": ("--device", device),
+        "select": ("--select", select),
+        "keep": ("--keep", keep),
+        "classifier": ("--classifier", str(classifier) if classifier else None),
+        "truncation_psi": ("--truncation", truncation),
     }
-    cfg = load_config(SampleConfig, defaults=options)
+    cfg = load_config(SampleConfig, flags=flags)
     with progress_bar("sample") as progress:
         result = run_sample(
             run_dir,

@@ -74,15 +74,16 @@ def create(
     from lesiongan.config import load_config
     from lesiongan.turing.study import StudyConfig, run_create
 
-    options = {
-        "n_per_class": n_per_class,
-        "seed": seed,
-        "split": split,
-        "size_px": size,
-        "classes": [c.strip() for c in classes.split(",") if c.strip()] if classes else None,
-        "raters": _names(raters, n_raters),
+    chosen = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    flags = {
+        "n_per_class": ("--n-per-class", n_per_class),
+        "seed": ("--seed", seed),
+        "split": ("--split", split),
+        "size_px": ("--size", size),
+        "classes": ("--classes", chosen),
+        "raters": ("--raters", _names(raters, n_raters)),
     }
-    cfg = load_config(StudyConfig, defaults=options)
+    cfg = load_config(StudyConfig, flags=flags)
     with progress_bar("turing create") as progress:
         info = run_create(dataset, synthetic, db_path, cfg, force=force, progress=progress)
     out.print(

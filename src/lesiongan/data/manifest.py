@@ -1,9 +1,13 @@
 """The prepared-dataset format: ``manifest.csv`` and ``dataset.json`` (see DESIGN.md).
 
 ``manifest.csv`` has the contract columns first, in this order, then extra columns:
-``image_id,label,split,path,source_path,source_sha256,width,height,group_id,source_width,source_height``.
-``path`` is relative to the dataset directory. Later stages load a dataset only through
-[`load_dataset`][], which checks the contract and names the file in every error.
+``image_id,label,split,path,source_path,source_sha256,width,height,group_id,source_width,source_height,file_sha256``.
+``path`` is relative to the dataset directory and stays inside it (no absolute path, no ``..``:
+[`is_confined`][], the rule of synthetic manifests too); ``file_sha256`` is the hash of the
+prepared file at ``path`` (empty in datasets written before it existed). Later stages load a
+dataset only through [`load_dataset`][], which checks the contract, the files against their
+hashes and ``dataset.json``'s split fingerprints against the manifest, and names the file and
+the row in every error.
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from lesiongan.errors import DataError
@@ -48,6 +53,7 @@ class ManifestRow:
     group_id: str = ""
     source_width: int = 0
     source_height: int = 0
+    file_sha256: str = ""  # of the prepared file at ``path`` ("" in older datasets: not checked)
 
 
 COLUMNS = tuple(f.name for f in fields(ManifestRow))
@@ -112,8 +118,31 @@ def save_dataset(root: Path, rows: list[ManifestRow], info: dict[str, Any]) -> N
     (root / DATASET_JSON).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
+def is_confined(rel: str) -> bool:
+    """Whether a manifest's ``path`` stays inside its directory: relative, without ``..``.
+
+    The rule reads the path as written, it does not resolve symbolic links: a link inside the
+    dataset is part of the dataset as its writer made it (a scarcity fraction's ``images`` links
+    to its parent's folder, and ``file_sha256`` still checks every file behind it). What the
+    rule stops is a manifest row that names a place outside the directory."""
+    posix = rel.replace("\\", "/")
+    return (
+        bool(rel)
+        and not posix.startswith("/")
+        and not PureWindowsPath(rel).drive
+        and ".." not in PurePosixPath(posix).parts
+    )
+
+
 def load_dataset(root: Path, check_files: bool = True) -> PreparedDataset:
-    """Load and validate a prepared dataset directory."""
+    """Load and validate a prepared dataset directory.
+
+    Always: the contract columns, labels, splits, paths inside the dataset, and ``dataset.json``'s
+    split fingerprints against the manifest (a manifest edited after ``data prepare`` is refused).
+    ``check_files``: also every image file, and its ``file_sha256`` where the manifest records
+    one. A file is hashed once per process while its size and modification time stay the same,
+    so the stages and experiment cells that load one dataset many times pay for it once.
+    """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such dataset directory")
@@ -129,12 +158,42 @@ def load_dataset(root: Path, check_files: bool = True) -> PreparedDataset:
         raise DataError(f"{info_path}: not valid JSON ({exc})") from None
     if not isinstance(info, dict) or not isinstance(info.get("classes"), list):
         raise DataError(f"{info_path}: expected an object with a 'classes' list")
-    rows = _read_manifest(manifest, set(info["classes"]))
+    rows, lines = _read_manifest(manifest, set(info["classes"]))
+    _check_fingerprints(info_path, info, rows)
     if check_files:
-        for r in rows:
+        for r, line in zip(rows, lines):
+            where = f"{manifest}: line {line}: image {r.image_id}"
             if not (root / r.path).is_file():
-                raise DataError(f"{manifest}: image {r.image_id}: file {r.path} is missing")
+                raise DataError(f"{where}: file {r.path} is missing")
+            if r.file_sha256 and _file_hash(root / r.path) != r.file_sha256.lower():
+                raise DataError(
+                    f"{where}: file {r.path} does not match its recorded file_sha256 (changed "
+                    "after 'data prepare'; prepare the dataset again)"
+                )
     return PreparedDataset(root, rows, info)
+
+
+def _check_fingerprints(info_path: Path, info: dict[str, Any], rows: list[ManifestRow]) -> None:
+    saved = info.get("split_fingerprints")
+    if not isinstance(saved, dict):
+        return  # written before fingerprints existed
+    for split in sorted(set(saved) | {r.split for r in rows}):
+        if saved.get(split) != split_fingerprint(rows, split):
+            raise DataError(
+                f"{info_path}: split_fingerprints.{split} does not match {MANIFEST} (its {split} "
+                "rows were changed after 'data prepare'; prepare the dataset again)"
+            )
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, this process
+
+
+def _file_hash(path: Path) -> str:
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _HASHES:
+        _HASHES[key] = sha256_file(path)
+    return _HASHES[key]
 
 
 def dataset_fingerprint(root: Path) -> str:
@@ -142,8 +201,9 @@ def dataset_fingerprint(root: Path) -> str:
     return sha256_file(Path(root) / MANIFEST)
 
 
-def _read_manifest(path: Path, classes: set[str]) -> list[ManifestRow]:
+def _read_manifest(path: Path, classes: set[str]) -> tuple[list[ManifestRow], list[int]]:
     rows: list[ManifestRow] = []
+    lines: list[int] = []
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         header = reader.fieldnames or []
@@ -170,9 +230,15 @@ def _read_manifest(path: Path, classes: set[str]) -> list[ManifestRow]:
                 raise DataError(
                     f"{path}: line {line}: split must be train, val or test, got {r.split!r}"
                 )
+            if not is_confined(r.path):
+                raise DataError(
+                    f"{path}: line {line}: image {r.image_id}: path {r.path!r} must stay inside "
+                    f"{path.parent} (a relative path without '..')"
+                )
             seen.add(r.image_id)
             rows.append(r)
-    return rows
+            lines.append(line)
+    return rows, lines
 
 
 def row_dict(row: ManifestRow) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from lesiongan.config import Config, save_config
+from lesiongan.config import Config, Seed, save_config
 from lesiongan.data.decode import DecodeResult, DecodeTask, ProgressFn, decode_all
 from lesiongan.data.manifest import ManifestRow, build_dataset_info, save_dataset
 from lesiongan.data.readers import read_source
@@ -45,7 +45,7 @@ class PrepareConfig(Config):
         description="--split official: the source split that becomes the test split (e.g. val "
         "for ISIC 2017 without its test images: train on all training images, test on val)",
     )
-    seed: int = 0
+    seed: Seed = 0
     format: str = "auto"
     skip_bad: bool = False
 
@@ -119,6 +119,7 @@ def run_prepare(
                     group_id=group_of[im.image_id],
                     source_width=res.width,
                     source_height=res.height,
+                    file_sha256=sha256_file(tmp / _rel_path(im)),
                 )
             )
         if not rows:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from lesiongan.config import Config, save_config
+from lesiongan.config import Config, Seed, save_config
 from lesiongan.data.procedural import render_lesion
 from lesiongan.data.splits import allocate_counts
 from lesiongan.utils.outdir import atomic_output_dir
@@ -35,9 +35,9 @@ ATTRS_CSV = "procedural_attributes.csv"
 
 
 class SynthConfig(Config):
-    n: int = Field(2000, ge=3, description="number of images")
+    n: int = Field(2000, ge=3, le=100_000, description="number of images")
     size: int = Field(256, ge=32, le=2048, description="image height in px (width is 4/3 of it)")
-    seed: int = 0
+    seed: Seed = 0
     jpeg_quality: int = Field(95, ge=50, le=100)
 
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lesiongan.data.manifest import ManifestRow
+from lesiongan.data.manifest import ManifestRow, is_confined
 from lesiongan.errors import DataError, LesionganError
 
 FORMAT = "lesiongan-synthetic-v1"
@@ -180,7 +180,7 @@ def _read_manifest(path: Path, classes: tuple[str, ...] | None) -> list[Syntheti
                 ) from None
             if r.d_score is not None and not math.isfinite(r.d_score):
                 raise DataError(f"{path}: line {line}: d_score is not finite")
-            if Path(r.path).is_absolute() or ".." in Path(r.path).parts:
+            if not is_confined(r.path):
                 raise DataError(
                     f"{path}: line {line}: path {r.path!r} must stay inside {path.parent}"
                 )

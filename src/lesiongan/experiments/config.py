@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from lesiongan.classify.config import ClassifyConfig
 from lesiongan.classify.samplers import USES_SYNTHETIC, parse_strategy
-from lesiongan.config import Config
+from lesiongan.config import Config, Seed
 
 # experiment names that are not complete strategies on their own
 STRATEGY_ALIASES = {"soft-label": "synthetic-balance+soft-label"}
@@ -106,7 +106,7 @@ class ClassifierRunsConfig(Config):
     """What every experiment shares: a dataset and classifier runs over seeds."""
 
     dataset: str  # a prepared dataset (train/test split)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     classify: dict[str, Any] = Field(
         default_factory=dict
     )  # ClassifyConfig keys for every run (model, epochs, ...)

@@ -8,7 +8,8 @@
   predictions file, plus the dataset fingerprint, every GAN's checkpoint sha256 and the code
   revision (``inputs``);
 - ``predictions/<run>.csv.gz``: each run's validation and test predictions;
-- ``figures/``: the report's figures.
+- ``figures/``: the report's figures;
+- ``provenance.json``: what wrote DEST (so that ``--export DEST --force`` may replace it).
 
 :func:`rederive` recomputes the aggregated part of ``results.json`` (summaries, validation
 metrics, the reference, every paired interval, the calls, CAS) from ``runs.json`` and the
@@ -31,6 +32,7 @@ from lesiongan.experiments.records import (
     records_from_export,
 )
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
+from lesiongan.utils.provenance import save_provenance
 
 RUNS = "runs.json"
 CONFIG = "experiment-config.yaml"
@@ -86,6 +88,8 @@ def export_results(exp_dir: Path, dest: Path, force: bool = False) -> Path:
         shutil.copyfile(exp_dir / "config.yaml", tmp / CONFIG)
         if (exp_dir / "figures").is_dir():
             shutil.copytree(exp_dir / "figures", tmp / "figures")
+        # marks DEST as lesiongan's own, so that a later --export --force may replace it
+        save_provenance(tmp, "experiment export", {"experiment": str(exp_dir.resolve())})
     return dest
 
 

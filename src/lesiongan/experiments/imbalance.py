@@ -61,6 +61,8 @@ BASELINE = "none"  # the imbalanced real-only baseline every strategy is also co
 
 def require_finished_gan(run: Path) -> None:
     """A reused GAN run (``gan.run``) must have finished its schedule before it is sampled."""
+    if not Path(run).is_dir():
+        raise LesionganError(f"{run}: no such GAN run directory (a reused run must exist)")
     state = read_status(run).get("state")
     if state != DONE:
         raise LesionganError(

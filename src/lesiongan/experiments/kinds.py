@@ -30,7 +30,7 @@ from lesiongan.experiments.scarcity import plan_scarcity
 from lesiongan.experiments.stages import StageFn, no_progress
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage, write_status
+from lesiongan.utils.stage import locked_stage, open_stage, write_status
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = Fal
         write_status(tmp, "running")
 
 
+@locked_stage("out")  # one process runs an experiment directory; a failure says so in status
 def run_experiment(
     kind: str,
     cfg: ExperimentBase,

@@ -58,7 +58,7 @@ from lesiongan.experiments.results import (
 from lesiongan.experiments.stats import verdict_calls
 from lesiongan.gan.sample import SampleConfig
 from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
-from lesiongan.utils.provenance import git_revision
+from lesiongan.utils.provenance import git_revision, save_provenance
 from lesiongan.utils.stage import DONE, open_stage, write_status
 
 
@@ -146,6 +146,7 @@ class FractionTask:
             )
             save_dataset(tmp, rows, info)
             save_config(self.config(), tmp / "config.yaml")
+            save_provenance(tmp, "scarcity fraction", {"parent": str(self.parent.resolve())})
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,7 @@ class OracleTask:
         with atomic_output_dir(self.out, [self.parent]) as tmp:
             write_oracle_directory(self.parent, [train[i] for i in self.left_out], tmp)
             save_config(cfg, tmp / "config.yaml")
+            save_provenance(tmp, "scarcity oracle", {"parent": str(self.parent.resolve())})
 
 
 def fraction_gans(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
-from lesiongan.config import Config
+from lesiongan.config import Config, Seed
 from lesiongan.gan import families
 
 
@@ -192,7 +192,7 @@ class RuntimeConfig(Config):
 
 
 class GanConfig(Config):
-    seed: int = 0
+    seed: Seed = 0
     # the family's own section: validated by the config class of the family ``arch`` names
     network: SerializeAsAny[NetworkConfig] = Field(
         default_factory=lambda: families.get_family(families.DEFAULT_FAMILY).network_config()

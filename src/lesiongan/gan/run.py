@@ -37,7 +37,7 @@ from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
 from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
 from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import DONE, open_stage, rewrite_config, write_status
+from lesiongan.utils.stage import DONE, locked_stage, open_stage, rewrite_config, write_status
 
 log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
@@ -85,6 +85,7 @@ def load_run_config(run_dir: Path, overrides: dict[str, Any] | None = None) -> G
         raise ConfigError(f"{path}: {exc}") from None
 
 
+@locked_stage("out")  # one process trains in a directory; a failed run says so in status.json
 def run_training(
     dataset: Path,
     out: Path,
@@ -157,7 +158,14 @@ def _run(
             _write_run_files(tmp, cfg, run_info, data)
     barrier(info)
     device = resolve_device(cfg.runtime.device, info)
-    trainer = Trainer(cfg, data, out, info, device, progress if info.is_main else None)
+
+    def report(event: dict) -> None:  # status.json follows the run tick by tick (kill -9 too)
+        if "tick_stats" in event:
+            _write_status(out, info, "running", trainer.cur_nimg, end, trainer.train_seconds)
+        if progress:
+            progress(event)
+
+    trainer = Trainer(cfg, data, out, info, device, report if info.is_main else None)
     if not stage.is_new and list_checkpoints(out):
         path = latest_checkpoint(out)
         state = load_checkpoint(path, device)

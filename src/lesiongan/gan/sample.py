@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
-from lesiongan.config import Config, save_config
+from lesiongan.config import Config, Seed, save_config
 from lesiongan.data import synthetic as fmt
 from lesiongan.data.images import read_prepared
 from lesiongan.data.scoring import ImageScorer, ScorerLoader
@@ -63,7 +63,7 @@ PREVIEW_PER_CLASS = 8
 
 class SampleConfig(Config):
     per_class: dict[str, int]
-    seed: int = Field(0, ge=0)
+    seed: Seed = 0
     batch_size: int = Field(64, ge=1)
     checkpoint: str | None = None
     device: str = "auto"
@@ -94,6 +94,10 @@ class SampleConfig(Config):
             raise ValueError(f"select={self.select} keeps everything with keep=1: set keep < 1")
         if self.select in ("classifier", "realism") and not self.classifier:
             raise ValueError(f"select={self.select} needs classifier (a classify train run)")
+        if self.classifier and self.select not in ("classifier", "realism"):
+            raise ValueError(
+                f"classifier is used only by select=classifier or realism, not select={self.select}"
+            )
         if sum(self.candidates().values()) >= SEED_STRIDE:
             raise ValueError(f"at most {SEED_STRIDE - 1:,} candidate images per sample")
         return self

@@ -60,18 +60,34 @@ def compute_realism(
 def check_classifier_leakage(run: Path, gan_train_sha256: set[str]) -> None:
     """The selection classifier's train and validation images must all be the GAN's."""
     run = Path(run)
+    if not run.exists():
+        raise DataError(
+            f"{run}: no such selection classifier (--classifier takes a 'classify train' run "
+            "directory)"
+        )
     splits = (run if run.is_dir() else run.parent) / "splits.csv"
     if not splits.is_file():
         raise DataError(
             f"{splits}: missing; the leakage guard cannot check which images the selection "
             "classifier saw (give a 'classify train' run directory)"
         )
-    with open(splits, newline="", encoding="utf-8") as f:
-        seen = [r for r in csv.DictReader(f) if r.get("split") in ("train", "val")]
+    try:
+        with open(splits, newline="", encoding="utf-8") as f:
+            seen = [r for r in csv.DictReader(f) if r.get("split") in ("train", "val")]
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise DataError(f"{splits}: not a readable splits.csv ({exc})") from None
     if not seen:
         raise DataError(f"{splits}: lists no train or validation images")
     info_path = splits.parent / "run.json"
-    if info_path.is_file() and json.loads(info_path.read_text()).get("synthetic_used"):
+    info: object = {}
+    if info_path.is_file():
+        try:
+            info = json.loads(info_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise DataError(f"{info_path}: not valid JSON ({exc})") from None
+    if not isinstance(info, dict):
+        raise DataError(f"{info_path}: expected a JSON object (a 'classify train' run.json)")
+    if info.get("synthetic_used"):
         raise LesionganError(
             f"{splits.parent}: the selection classifier was trained with synthetic images; "
             "select with a classifier trained on real images only (strategy none, oversample "

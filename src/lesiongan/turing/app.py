@@ -16,7 +16,12 @@ origin file name or the class of the image.
 
 Behind a reverse proxy the app is told its ``public_url`` (``https://host/prefix``): the origin
 check accepts it, pages link below its prefix, and the admin page builds rater links from it.
-Links are never built from the request's ``Host`` header, which the client controls.
+Links are never built from the request's ``Host`` header, which the client controls. Behind
+HTTPS (``public_url`` or the request) the session cookie is ``Secure``.
+
+No answer is lost silently: the app refuses to start on a study it cannot write, and an answer
+that cannot be stored later (a full disk, a file made read-only) shows the rater a page saying
+it was not saved and may be submitted again (HTTP 503), and is logged as an error for the admin.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import socket
@@ -42,6 +48,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lesiongan.errors import ConfigError, DataError, LesionganError
 from lesiongan.turing import db
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "lg_session"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -108,8 +115,11 @@ def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
     """
     db_path = Path(db_path)
     conn = db.open_study(db_path)
-    meta = db.get_meta(conn)
-    conn.close()
+    try:
+        db.check_writable(conn, db_path)  # answers must be storable before a rater sees a page
+        meta = db.get_meta(conn)
+    finally:
+        conn.close()
     secret = bytes.fromhex(meta["form_secret"])
     admin_token: str = meta["admin_token"]
     diagnoses: list[str] = list(meta.get("dataset_classes") or meta.get("classes") or [])
@@ -168,8 +178,24 @@ def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
             context["csrf"] = csrf_for(session, scope)
         response = templates.TemplateResponse(request, name, context, status_code=status)
         if fresh:
-            response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict", path="/")
+            secure = request.url.scheme == "https" or (public_origin or "").startswith("https:")
+            response.set_cookie(
+                SESSION_COOKIE, session, httponly=True, samesite="strict", path="/", secure=secure
+            )
         return response
+
+    def not_saved(request: Request, c: sqlite3.Connection, rater: db.Rater, exc: Exception):
+        log.error(
+            "%s: an answer of rater %r was NOT saved (%s); the rater was asked to submit again",
+            db_path,
+            rater.name,
+            exc,
+        )
+        try:
+            return rate_page(request, c, rater, NOT_SAVED, status=503)
+        except sqlite3.Error:  # the study cannot even be read: a plain page says the same
+            context = {"status": 503, "message": NOT_SAVED}
+            return templates.TemplateResponse(request, "error.html", context, status_code=503)
 
     def rate_page(
         request: Request, c: sqlite3.Connection, rater: db.Rater, error: str = "", status=200
@@ -229,7 +255,10 @@ def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
             return rate_page(request, c, rater, error, status=400)
         if not _TOKEN.match(item):
             raise NotFound()
-        stored = db.record_answer(c, rater.id, item, answer, int(confidence), diagnosis or None)
+        try:
+            stored = db.record_answer(c, rater.id, item, answer, int(confidence), diagnosis or None)
+        except sqlite3.Error as exc:
+            return not_saved(request, c, rater, exc)
         if stored is None:
             raise NotFound()
         return RedirectResponse(f"{root}/r/{rater.token}", status_code=303)
@@ -307,12 +336,25 @@ def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
             db.add_rater(c, name, int(db.get_meta(c).get("seed", 0)))
         except DataError as exc:
             return admin_page(request, c, str(exc), 400)
+        except sqlite3.Error as exc:
+            log.error("%s: rater %r was NOT added (%s)", db_path, name, exc)
+            return admin_page(
+                request,
+                c,
+                f"The rater was NOT added: the study cannot be written "
+                f"({exc}). Try again once the server's log shows why.",
+                503,
+            )
         return RedirectResponse(f"{root}/admin/{admin_token}", status_code=303)
 
     return app
 
 
 _PRIVATE_META = {"admin_token", "form_secret"}
+NOT_SAVED = (
+    "Your answer was NOT saved: the study could not store it. Please submit it again; if this "
+    "keeps happening, tell the person running the study."
+)
 PLOT_NAMES = ("accuracy_per_rater", "accuracy_by_confidence", "fool_rate")  # = plots.PLOTS
 
 

@@ -34,6 +34,7 @@ from lesiongan.errors import DataError
 FORMAT = "lesiongan-turing-v1"
 ANSWERS = ("real", "synthetic")
 SOURCES = ("real", "synthetic")
+MAX_RATER_NAME = 100  # characters (the admin page's form and the CLI alike)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -108,6 +109,10 @@ def check_rater_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise DataError("rater name must not be empty")
+    if len(name) > MAX_RATER_NAME:
+        raise DataError(
+            f"rater name {name[:20]!r}...: at most {MAX_RATER_NAME} characters, got {len(name)}"
+        )
     bad = sorted({f"U+{ord(ch):04X}" for ch in name if unicodedata.category(ch) in ("Cc", "Cf")})
     if bad:
         raise DataError(
@@ -156,8 +161,10 @@ def create_schema(conn: sqlite3.Connection, meta: dict[str, Any]) -> None:
         )
 
 
-def open_study(path: Path) -> sqlite3.Connection:
-    """Open an existing study; a missing file or a foreign database is a one-line DataError."""
+def open_study(path: Path, read_only: bool = False) -> sqlite3.Connection:
+    """Open an existing study; a missing file, an unopenable one or a foreign database is a
+    one-line DataError. ``read_only``: where SQLite cannot write its ``-wal``/``-shm`` files
+    (a read-only location), read the file as it is instead (results of a finished study)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(
@@ -166,12 +173,66 @@ def open_study(path: Path) -> sqlite3.Connection:
     try:
         conn = connect(path)
         row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):
+            raise DataError(f"{path}: not a lesiongan Turing study ({exc})") from None
+        if not read_only:
+            raise DataError(f"{path}: {_cannot_open(path, exc)}") from None
+        return _open_as_is(path, exc)
     except sqlite3.DatabaseError as exc:
         raise DataError(f"{path}: not a lesiongan Turing study ({exc})") from None
     if row is None or json.loads(row["value"]) != FORMAT:
         conn.close()
         raise DataError(f"{path}: not a lesiongan Turing study (format is not {FORMAT})")
     return conn
+
+
+def _cannot_open(path: Path, exc: Exception) -> str:
+    return (
+        f"cannot open the study ({exc}): SQLite writes {path.name}-wal and {path.name}-shm "
+        "beside it, so the file and its directory must be writable by this user"
+    )
+
+
+def _open_as_is(path: Path, first: Exception) -> sqlite3.Connection:
+    try:
+        conn = sqlite3.connect(f"file:{path.resolve()}?mode=ro&immutable=1", uri=True)
+        conn.row_factory = sqlite3.Row
+        row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.DatabaseError:
+        raise DataError(f"{path}: {_cannot_open(path, first)}") from None
+    if row is None or json.loads(row["value"]) != FORMAT:
+        conn.close()
+        raise DataError(f"{path}: not a lesiongan Turing study (format is not {FORMAT})")
+    return conn
+
+
+def is_study(path: Path) -> bool:
+    """Whether ``path`` is a lesiongan study file (read without writing anything)."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro&immutable=1", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        finally:
+            conn.close()
+        return row is not None and json.loads(row[0]) == FORMAT
+    except (sqlite3.Error, ValueError):
+        return False
+
+
+def check_writable(conn: sqlite3.Connection, path: Path) -> None:
+    """Raise a one-line DataError unless the study can be written (answers would be lost)."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("UPDATE meta SET value = value WHERE key = 'format'")
+        finally:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        raise DataError(
+            f"{path}: the study cannot be written ({exc}), so answers would be lost; make the "
+            "file and its directory writable by this user (or free disk space), then start again"
+        ) from None
 
 
 def get_meta(conn: sqlite3.Connection) -> dict[str, Any]:

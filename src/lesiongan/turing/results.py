@@ -192,7 +192,7 @@ def _per_image(answers: list[dict[str, Any]], items: list[dict[str, Any]]) -> li
 
 def run_results(db_path: Path, out: Path, force: bool = False) -> dict[str, Any]:
     """Read a study (also while it is being served) and write tables, JSON and plots to ``out``."""
-    conn = db.open_study(db_path)
+    conn = db.open_study(db_path, read_only=True)
     try:
         answers, items = db.load_answers(conn), db.load_items(conn)
         names = [r.name for r in db.raters(conn)]

@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from lesiongan.config import Config
+from lesiongan.config import Config, Seed
 from lesiongan.data.images import ImageProblem, load_rgb
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset
 from lesiongan.data.synthetic import load_synthetic, normalize_sha256
@@ -36,13 +36,14 @@ from lesiongan.errors import DataError, OutputExistsError
 from lesiongan.turing import db
 from lesiongan.utils.hashing import sha256_file
 from lesiongan.utils.parallel import ProgressFn
+from lesiongan.utils.stage import locked_stage
 
 log = logging.getLogger(__name__)
 
 
 class StudyConfig(Config):
     n_per_class: int = Field(ge=1)
-    seed: int = 0
+    seed: Seed = 0
     split: str = "test"
     size_px: int | None = Field(None, ge=8, le=2048)
     classes: list[str] | None = None
@@ -151,6 +152,7 @@ def _load_all(cands: list[Candidate], progress: ProgressFn | None) -> list[Image
     return images
 
 
+@locked_stage("db_path")  # one process writes a study file at a time
 def run_create(
     dataset_dir: Path,
     synthetic_dir: Path,
@@ -165,6 +167,11 @@ def run_create(
         raise DataError(f"{db_path}: is a directory; --db is the study database file to create")
     if db_path.exists() and not force:
         raise OutputExistsError(f"{db_path}: already exists (use --force to replace it)")
+    if db_path.exists() and not db.is_study(db_path):
+        raise OutputExistsError(
+            f"{db_path}: exists and is not a lesiongan Turing study; --force replaces only a "
+            "study (remove the file yourself, or choose another --db)"
+        )
     names = [_check_name(db_path, name) for name in cfg.raters]
     if len(set(names)) != len(names):
         raise DataError("rater names must be unique")
@@ -235,6 +242,11 @@ def run_invite(db_path: Path, names: list[str]) -> list[db.Rater]:
     try:
         seed = int(db.get_meta(conn).get("seed", 0))
         return [db.add_rater(conn, name, seed) for name in names]
+    except sqlite3.Error as exc:
+        raise DataError(
+            f"{db_path}: cannot add raters: the study cannot be written ({exc}); make the file "
+            "and its directory writable by this user (or free disk space)"
+        ) from None
     finally:
         conn.close()
 

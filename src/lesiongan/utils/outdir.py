@@ -1,25 +1,51 @@
-"""Atomic output directories: written under a temporary name, renamed when complete.
+"""Output directories: written atomically, replaced only when lesiongan wrote them, locked while
+a process writes into them.
 
-An interrupted or failed stage leaves nothing that looks like a finished output. An existing
-output is only replaced with ``force=True``, and never when it is (or holds, or is inside) one
-of the stage's inputs.
+- **Atomic.** :func:`atomic_output_dir` writes under a temporary name and renames when complete,
+  so an interrupted or failed stage leaves nothing that looks like a finished output.
+- **Replace only what this tool wrote.** An existing output is replaced only with ``force`` and
+  only when :func:`check_replaceable` agrees: the directory holds a lesiongan stage (its
+  ``provenance.json`` or ``run.json``) and nothing else than the entries that stage recorded
+  (``provenance.json``'s ``outputs``, kept up to date by :func:`record_outputs`), or it is empty;
+  never the current directory or one of its parents, and never an input of the stage.
+- **One writer.** :func:`stage_lock` holds an advisory file lock (``filelock``) beside the
+  directory, ``.NAME.lock``, for as long as a process writes into it; a second process is told
+  ``DIR: in use by PID N since T``. The operating system drops the lock when its process dies
+  (SIGKILL included), so a stale lock frees itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import errno
+import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
-from lesiongan.errors import LesionganError, OutputExistsError
+from lesiongan.errors import InUseError, LesionganError, OutputExistsError
+
+PROVENANCE_FILE, RUN_JSON = "provenance.json", "run.json"  # what marks a stage directory
+OUTPUTS_KEY = "outputs"  # provenance.json: the top-level entries the stage wrote
 
 
 def check_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = False) -> None:
-    """Refuse an output that exists (without ``force``) or overlaps an input in any direction."""
+    """Refuse an output that exists (without ``force``, or that ``force`` may not replace) or
+    that overlaps an input in any direction."""
+    check_overlap(out, inputs)
+    if Path(out).resolve().exists() or Path(out).is_symlink():
+        if not force:
+            raise OutputExistsError(f"{out}: already exists (use --force to replace it)")
+        check_replaceable(out)
+
+
+def check_overlap(out: Path, inputs: Iterable[Path] = ()) -> None:
+    """Refuse an output that is, holds or is inside one of the inputs."""
     out_r = Path(out).resolve()
     for inp in inputs:
         inp_r = Path(inp).resolve()
@@ -28,11 +54,216 @@ def check_output_dir(out: Path, inputs: Iterable[Path] = (), force: bool = False
                 f"{out}: output directory overlaps the input {inp}; "
                 "a stage never writes into its inputs"
             )
-    if out_r.exists() or out_r.is_symlink():
-        if not force:
-            raise OutputExistsError(f"{out}: already exists (use --force to replace it)")
-        if not out_r.is_dir():
-            raise OutputExistsError(f"{out}: exists and is not a directory")
+
+
+def check_replaceable(out: Path) -> None:
+    """Raise unless ``--force`` may remove the existing ``out`` (see the module docstring)."""
+    out_r = Path(out).resolve()
+    cwd = Path.cwd().resolve()
+    if out_r == cwd or out_r in cwd.parents:
+        raise OutputExistsError(
+            f"{out}: is the current directory or one of its parents; --force never removes it "
+            "(choose another output directory)"
+        )
+    if not out_r.is_dir():
+        raise OutputExistsError(f"{out}: exists and is not a directory")
+    entries = sorted(out_r.iterdir(), key=lambda p: p.name)
+    if not entries:
+        return
+    if not any((out_r / m).is_file() for m in (PROVENANCE_FILE, RUN_JSON)):
+        raise OutputExistsError(
+            f"{out}: holds {_describe(entries)} and no {PROVENANCE_FILE} or {RUN_JSON}, so "
+            "lesiongan did not write it; --force replaces only lesiongan's own outputs "
+            "(remove it yourself, or choose another output directory)"
+        )
+    recorded = set(_recorded_outputs(out_r)) | {PROVENANCE_FILE, RUN_JSON}
+    foreign = [
+        p
+        for p in entries
+        if p.name not in recorded and not _is_our_temporary(p.name) and not _only_stages(p)
+    ]
+    if foreign:
+        raise OutputExistsError(
+            f"{out}: holds {_describe(foreign)}, which the lesiongan stage there did not write; "
+            "--force replaces only lesiongan's own outputs (move them away, or choose another "
+            "output directory)"
+        )
+
+
+def _describe(entries: list[Path], limit: int = 4) -> str:
+    names = [f"{p.name}/" if p.is_dir() and not p.is_symlink() else p.name for p in entries]
+    shown = ", ".join(names[:limit])
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
+def _only_stages(path: Path, depth: int = 3) -> bool:
+    """A directory that is a lesiongan stage, or holds only such directories (an experiment's
+    runs made after its last record, e.g. when it was killed)."""
+    if path.is_symlink() or not path.is_dir():
+        return False
+    if any((path / m).is_file() for m in (PROVENANCE_FILE, RUN_JSON)):
+        return True
+    children = [c for c in path.iterdir() if not _is_our_temporary(c.name)]
+    return depth > 0 and bool(children) and all(_only_stages(c, depth - 1) for c in children)
+
+
+def _is_our_temporary(name: str) -> bool:
+    """``.NAME.tmp-…`` / ``.NAME.old-…`` (atomic writes) and ``.NAME.lock`` (stage locks)."""
+    return name.startswith(".") and (".tmp-" in name or ".old-" in name or name.endswith(".lock"))
+
+
+def _recorded_outputs(out: Path) -> list[str]:
+    try:
+        data = json.loads((out / PROVENANCE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    names = data.get(OUTPUTS_KEY) if isinstance(data, dict) else None
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def record_outputs(out: Path) -> None:
+    """Add ``out``'s top-level entries to its ``provenance.json`` (``outputs``), so that a later
+    ``--force`` knows they are this stage's. Nothing happens without a provenance file."""
+    out = Path(out)
+    path = out / PROVENANCE_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = {p.name for p in out.iterdir() if not _is_our_temporary(p.name)}
+    except (OSError, ValueError):
+        return
+    if not isinstance(data, dict):
+        return
+    merged = sorted(set(_recorded_outputs(out)) | names)
+    if merged != data.get(OUTPUTS_KEY):
+        with contextlib.suppress(OSError):  # a read-only finished directory keeps its record
+            write_text_atomic(path, json.dumps({**data, OUTPUTS_KEY: merged}, indent=2) + "\n")
+
+
+# -- the lock ------------------------------------------------------------------------------
+
+_HELD: dict[Path, list[Any]] = {}  # resolved directory -> [FileLock or None, depth]
+_HELD_GUARD = threading.Lock()
+
+
+def lock_file(out: Path) -> Path:
+    out_r = Path(out).resolve()
+    return out_r.parent / f".{out_r.name}.lock"
+
+
+@contextlib.contextmanager
+def stage_lock(out: Path) -> Iterator[None]:
+    """Hold ``out``'s lock for the block; raise :class:`InUseError` when another process holds it.
+
+    Re-entrant within a process (a stage inside an experiment, a stage that opens its own
+    directory twice). Only rank 0 of a ``torchrun`` job locks: the other ranks are the same run.
+    Where the lock file cannot be created (an unwritable parent), the block runs unlocked and
+    the stage reports its own write error.
+    """
+    key = Path(out).resolve()
+    if int(os.environ.get("RANK", "0") or 0) != 0:
+        yield
+        return
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held[1] += 1
+    if held is not None:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                held[1] -= 1
+        return
+    lock, created = _acquire(key, out)
+    with _HELD_GUARD:
+        _HELD[key] = [lock, 1]
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            del _HELD[key]
+        # nothing is recorded here: a refused or reusing process wrote nothing, and a file the
+        # user added to a finished directory must stay foreign (only :func:`record_outputs`'s
+        # callers, which just wrote the directory, record its entries)
+        _release(key, lock, created)
+
+
+def holds_lock(out: Path) -> bool:
+    """Whether this process holds ``out``'s lock."""
+    return Path(out).resolve() in _HELD
+
+
+def _acquire(key: Path, shown: Path) -> tuple[Any, list[Path]]:
+    from filelock import FileLock, Timeout
+
+    path = lock_file(key)
+    created = [p for p in [path.parent, *path.parent.parents] if not p.exists()]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None, []
+    for _ in range(5):
+        lock = FileLock(str(path))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            _remove_empty(created)
+            raise InUseError(
+                f"{shown}: in use by {_holder(path)}; wait for it to end, or stop it"
+            ) from None
+        except OSError:  # a read-only parent: the stage itself says why it cannot write
+            _remove_empty(created)
+            return None, []
+        if _same_file(lock, path):
+            break
+        lock.release()  # the previous holder unlinked that file as it finished: take the new one
+    else:
+        return None, created
+    with contextlib.suppress(OSError):
+        now = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        with open(path, "r+", encoding="utf-8") as f:
+            f.truncate()
+            f.write(f"{os.getpid()}\n{now}\n")
+    return lock, created
+
+
+def _same_file(lock: Any, path: Path) -> bool:
+    fd = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    try:
+        st = os.stat(path)
+        if fd is None:
+            return True
+        mine = os.fstat(fd)
+    except OSError:
+        return False
+    return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+
+def _holder(path: Path) -> str:
+    try:
+        pid, since = path.read_text(encoding="utf-8").split()[:2]
+        return f"PID {int(pid)} since {since}"
+    except (OSError, ValueError):
+        return "another process"
+
+
+def _release(key: Path, lock: Any, created: list[Path]) -> None:
+    if lock is not None:
+        with contextlib.suppress(OSError):
+            lock_file(key).unlink()  # while still holding it: a waiter then sees a new file
+        lock.release()
+    _remove_empty(created)
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    for d in dirs:  # deepest first
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+# -- atomic writes -------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -41,11 +272,29 @@ def atomic_output_dir(
 ) -> Iterator[Path]:
     """Yield a temporary directory beside ``out``; rename it to ``out`` when the block succeeds.
 
-    On any exception (including KeyboardInterrupt) the temporary directory is removed and an
-    existing ``out`` is left untouched.
+    ``out``'s lock is held for the block. On any exception (including KeyboardInterrupt) the
+    temporary directory is removed and an existing ``out`` is left untouched.
     """
     out = Path(out)
     check_output_dir(out, inputs, force)
+    with stage_lock(out):
+        check_output_dir(out, inputs, force)  # again, now that no other process writes there
+        with _temporary(out) as tmp:
+            yield tmp
+            if (tmp / PROVENANCE_FILE).is_file():
+                record_outputs(tmp)
+            final = out.resolve()
+            if final.exists():
+                old = final.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def _temporary(out: Path) -> Iterator[Path]:
     parent = out.resolve().parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -68,14 +317,6 @@ def atomic_output_dir(
                 f"{out}: cannot write the output ({exc.strerror or exc}); nothing was written"
             ) from None
         raise
-    final = out.resolve()
-    if final.exists():
-        old = parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
 
 
 def _is_write_failure(exc: OSError, tmp: Path) -> bool:
@@ -89,5 +330,9 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write a file under a temporary name in the same directory, then rename it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -8,7 +8,9 @@ experiment and its cells, the demo) writes one directory holding its resolved ``
 the directory ...                              outcome
 ============================================  =============================================
 does not exist                                 ``new``
-exists, ``force``                              ``new`` (replaced when the new one is complete)
+exists, ``force``, written by lesiongan        ``new`` (replaced when the new one is complete)
+exists, ``force``, anything else               one-line error naming what it holds
+exists, the current directory or a parent      one-line error, even with ``force``
 exists, same config, finished                  ``done``: reuse it, nothing to compute
 exists, same config, unfinished (resumable)    ``resume`` from its last state file
 exists, other config                           one-line error naming the keys that differ
@@ -29,15 +31,24 @@ temporary name and renamed, loaded with ``weights_only=True``).
 
 Temporary siblings left by a killed process (``.NAME.tmp-PID-…``) are removed when their
 process is gone.
+
+``--force`` replaces only what lesiongan wrote, and one process at a time writes a directory:
+both rules live in :mod:`lesiongan.utils.outdir` (:func:`check_replaceable`,
+:func:`stage_lock`). A resumable stage holds :func:`stage_lock` for its whole run, around
+:func:`open_stage`; :func:`atomic_output_dir` holds it while it writes. :func:`write_status`
+records the directory's entries so that a later ``--force`` knows them as the stage's own.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
+import inspect
 import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,13 +57,22 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lesiongan.errors import LesionganError, OutputExistsError
-from lesiongan.utils.outdir import atomic_output_dir, check_output_dir, write_text_atomic
+from lesiongan.utils.outdir import (
+    atomic_output_dir,
+    check_overlap,
+    check_replaceable,
+    record_outputs,
+    stage_lock,
+    write_text_atomic,
+)
 
 log = logging.getLogger(__name__)
 
 NEW, RESUME, DONE = "new", "resume", "done"
+RUNNING, FAILED, STOPPED = "running", "failed", "stopped"
 CONFIG_FILE, STATUS_FILE = "config.yaml", "status.json"
 C = TypeVar("C", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "DONE",
@@ -64,9 +84,11 @@ __all__ = [
     "atomic_output_dir",
     "config_diff",
     "load_state",
+    "locked_stage",
     "open_stage",
     "read_status",
     "save_state",
+    "stage_lock",
     "write_status",
 ]
 
@@ -147,8 +169,63 @@ def read_status(path: Path) -> dict[str, Any]:
 
 
 def write_status(path: Path, state: str, **fields: Any) -> None:
-    """Atomically write ``status.json``: ``{"state": state, **fields}``."""
+    """Atomically write ``status.json``: ``{"state": state, **fields}``; record the directory's
+    entries as the stage's own (see :func:`lesiongan.utils.outdir.record_outputs`)."""
     write_text_atomic(Path(path) / STATUS_FILE, json.dumps({"state": state, **fields}) + "\n")
+    record_outputs(Path(path))
+
+
+def locked_stage(param: str = "out") -> Callable[[F], F]:
+    """Decorate a resumable stage's entry point: it runs holding the lock of the directory given
+    as ``param`` (:func:`stage_lock`), and a run that raises leaves ``status.json`` saying
+    ``failed`` (or ``stopped`` when interrupted) with the reason, never ``running``. A call
+    refused before it wrote the status (another config, an unfinished run without --resume, a
+    directory --force may not replace) leaves the directory's status as it was."""
+
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            out = Path(signature.bind(*args, **kwargs).arguments[param])
+            with stage_lock(out):
+                before = _status_stamp(out)
+                try:
+                    return fn(*args, **kwargs)
+                except BaseException as exc:
+                    if _status_stamp(out) != before:  # this process ran it: a refusal did not
+                        mark_ended(out, exc)
+                    raise
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def _status_stamp(out: Path) -> tuple[int, int] | None:
+    """Identifies the status file's version (each write replaces the file)."""
+    try:
+        st = os.stat(Path(out) / STATUS_FILE)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def mark_ended(out: Path, exc: BaseException) -> None:
+    """A run that raised: ``status.json`` ``running`` becomes ``failed`` (``stopped`` on Ctrl-C)
+    with the reason; other states are kept. Only the process that holds the lock writes."""
+    status = read_status(out)
+    if status.get("state") != RUNNING or int(os.environ.get("RANK", "0") or 0) != 0:
+        return
+    interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
+    reason = "interrupted" if interrupted else (str(exc) or type(exc).__name__)
+    if not interrupted and not isinstance(exc, LesionganError):
+        reason = f"{type(exc).__name__}: {reason}"
+    fields = {k: v for k, v in status.items() if k not in ("state", "reason")}
+    try:
+        write_status(out, STOPPED if interrupted else FAILED, **fields, reason=reason)
+    except OSError:  # the disk that made the run fail may refuse this too: the error says why
+        log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
 
 
 def remove_stale_temporaries(out: Path) -> list[Path]:
@@ -199,13 +276,14 @@ def open_stage(
     """
     out = Path(out)
     inputs = list(inputs)
-    check_output_dir(out, inputs, force=True)  # overlap checks: refused even with force
+    check_overlap(out, inputs)  # refused even with force
     remove_stale_temporaries(out)
     if not (out.exists() or out.is_symlink()):
         return Stage(out, NEW)
     if not out.is_dir():
         raise OutputExistsError(f"{out}: exists and is not a directory")
     if force:
+        check_replaceable(out)
         return Stage(out, NEW)
     saved = read_saved_config(out, type(config))
     if saved is None:
@@ -258,9 +336,34 @@ def save_state(path: Path, fmt: str, payload: Mapping[str, Any], config: Any = N
     try:
         torch.save(state, tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        reason = _write_failure(exc, path.parent)
+        if reason:
+            raise StateFileError(
+                f"{path}: cannot be written ({reason}); the files written before are kept: make "
+                "room, then run the same command again (with --resume for a training run)"
+            ) from None
         raise
+
+
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
+
+
+def _write_failure(exc: BaseException, where: Path) -> str | None:
+    """Why a state file could not be written, when the disk is to blame (else None: a bug).
+    torch's own writer reports a full disk as a RuntimeError without an errno (``file write
+    failed`` or ``[enforce fail at inline_container.cc] unexpected pos``)."""
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        return exc.strerror or str(exc)
+    text = str(exc).lower()
+    if isinstance(exc, RuntimeError) and any(w in text for w in ("write", "inline_container")):
+        try:
+            free = shutil.disk_usage(where).free / 2**20
+        except OSError:
+            return "the write failed: is the disk full?"
+        return f"the write failed with {free:,.0f} MB free there: is the disk or a quota full?"
+    return None
 
 
 def load_state(path: Path, fmt: str | tuple[str, ...], map_location: Any = "cpu") -> dict[str, Any]:
@@ -270,6 +373,11 @@ def load_state(path: Path, fmt: str | tuple[str, ...], map_location: Any = "cpu"
     path = Path(path)
     if not path.is_file():
         raise StateFileError(f"{path}: no such file")
+    if "cuda" in str(map_location) and not torch.cuda.is_available():
+        raise LesionganError(
+            f"{path}: cannot be loaded onto {map_location}: no CUDA GPU is available here "
+            "(use the cpu device)"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files
