@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lesiongan.errors import ConfigError
 from lesiongan.experiments.config import ImbalanceConfig
@@ -30,6 +31,7 @@ def _cfg(dataset: Path, **extra) -> ImbalanceConfig:
         ],
         "cas": True,
         "audit": True,
+        "audit_size": 64,  # the audit's ImageNet features at 64 px (cheap here)
         "seeds": [0, 1],
         "classify": {"image_size": 16, "epochs": 1, "batch_size": 8, "predict_train": False},
         "bootstrap": 100,
@@ -68,6 +70,8 @@ def test_variants_are_sampled_selected_compared_and_reported(
         with open(out / "synthetic" / name / "manifest.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 18 and ("select_score" in rows[0]) == bool(sel)
+    audit = yaml.safe_load((out / "audit" / "clf" / "realism" / "config.yaml").read_text())
+    assert audit["features"] == "imagenet" and audit["imagenet_size"] == 64
     clf_sel = json.loads((out / "synthetic" / "clf" / "synthetic.json").read_text())["selection"]
     assert clf_sel["classifier"] == str((out / "runs" / "oversample" / "seed-0").resolve())
     # the verdict's comparisons: against none and against the best real-only strategy, chosen

@@ -215,7 +215,9 @@ class ImbalanceConfig(ExperimentBase):
     # the real-only strategy every other is compared with, besides `none`: "best" = highest mean
     # validation ``reference_metric`` among the real-only strategies run
     reference: str = "best"
-    audit: bool = False  # realism of each variant in the `none` classifier's features
+    audit: bool = False  # realism of each variant in frozen ImageNet features
+    # the input size of the audit's ImageNet features (224 as ImageNet; 128 ~10x cheaper on CPU)
+    audit_size: int = Field(224, ge=32, le=512)
     finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")

@@ -231,12 +231,12 @@ def variant_sample(
     return out / "synthetic" / v.name, sample_cfg
 
 
-def audit_config(baseline: Path) -> Any:
-    """A variant's realism audit: in the frozen ImageNet features (the default extractor; the
-    baseline run is kept as an argument for the plan's ordering)."""
+def audit_config(cfg: ImbalanceConfig) -> Any:
+    """A variant's realism audit: in the frozen ImageNet features (the default extractor) at
+    ``cfg.audit_size`` px."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig()
+    return RealismConfig(imagenet_size=cfg.audit_size)
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -279,9 +279,7 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                     if g
                     else out / "audit" / v.name / "realism"
                 )
-                atask = AuditTask(
-                    "realism", dataset, syn, audit, audit_config(runs / BASELINE / first)
-                )
+                atask = AuditTask("realism", dataset, syn, audit, audit_config(cfg))
                 jobs.append(
                     Job(
                         f"audit/{v.name}{sub}",
