@@ -85,8 +85,10 @@ def test_a_real_run_audit_renders_and_a_stale_block_is_caught(tmp_path: Path) ->
     page.write_text(page.read_text().replace("40.0 [", "39.0 ["))
     checked, wrong = check_audit_blocks(tmp_path)
     assert checked == 1 and len(wrong) == 1 and "render_audit_blocks.py runs" in wrong[0]
-    shutil.rmtree(folder / "run-a" / "structures")  # an incomplete run is left out
-    assert "run-a" not in render_audit_folder(folder)
+    shutil.rmtree(folder / "run-a" / "structures")  # an unfinished run shows where it can
+    partial = render_audit_folder(folder)
+    assert "| run-a | 8 |" in partial and "| run-a (6) |" not in partial
+    assert "| run-b (6) |" in partial
     page.write_text("<!-- audit:gone -->\nx\n<!-- /audit:gone -->\n")
     checked, wrong = check_audit_blocks(tmp_path)
     assert checked == 1 and "has no committed files" in wrong[0]

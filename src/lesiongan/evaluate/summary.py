@@ -45,26 +45,32 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def load_audits(folder: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{set name: {audit: metrics}}`` of every sub-folder of ``folder`` holding the three."""
+    """``{set name: {audit: metrics}}`` of every sub-folder of ``folder`` holding at least one of
+    the audits (a set whose other audits are not finished yet shows where it has numbers)."""
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for sub in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
         paths = {a: sub / a / "metrics.json" for a in AUDITS}
-        if all(p.is_file() for p in paths.values()):
-            out[sub.name] = {a: json.loads(p.read_text(encoding="utf-8")) for a, p in paths.items()}
+        found = {
+            a: json.loads(p.read_text(encoding="utf-8")) for a, p in paths.items() if p.is_file()
+        }
+        if found:
+            out[sub.name] = found
     if not out:
-        raise DataError(f"{folder}: no sub-folder with {', '.join(AUDITS)} audits")
+        raise DataError(f"{folder}: no sub-folder with a {', '.join(AUDITS)} audit")
     return out
 
 
-def render_fid(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+def _having(audits: dict[str, dict[str, dict[str, Any]]], audit: str) -> dict[str, dict]:
+    return {name: a[audit] for name, a in audits.items() if audit in a}
+
+
+def render_fid(runs: dict[str, dict[str, Any]]) -> str:
     """FID (95 % bootstrap interval) and FID∞ of each set beside the real-vs-real floor at the
-    same n, overall and per class."""
-    first = next(iter(audits.values()))["realism"]
-    classes = first["classes"]
+    same n, overall and per class (``runs``: realism metrics per set)."""
+    classes = next(iter(runs.values()))["classes"]
     header = ["set", "n", "FID [95 % CI]", "FID∞", *(f"FID {c} (n)" for c in classes)]
     rows = []
-    for name, a in audits.items():
-        m = a["realism"]
+    for name, m in runs.items():
         for label, sfx in ((name, ""), (f"{name}: floor (real test vs train)", "_floor")):
             ci = f"[{_num(m.get(f'fid_ci_low{sfx}'), 1)}, {_num(m.get(f'fid_ci_high{sfx}'), 1)}]"
             per = [f"{_num(m.get(f'fid_{c}{sfx}'), 1)} ({m.get(f'n_{c}')})" for c in classes]
@@ -73,23 +79,22 @@ def render_fid(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
     return _table(header, rows)
 
 
-def render_ct(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+def render_ct(runs: dict[str, dict[str, Any]]) -> str:
     """Meehan et al.'s C_T per class and pooled (below -3: copying; above +3: underfitting)."""
-    classes = next(iter(audits.values()))["memorization"]["classes"]
+    classes = next(iter(runs.values()))["classes"]
     header = ["set", *(f"C_T {c}" for c in classes), "C_T pooled (p)", "near-duplicates"]
     rows = []
-    for name, a in audits.items():
-        m = a["memorization"]
+    for name, m in runs.items():
         pooled = f"{_num(m.get('ct_statistic'), 2)} ({_num(m.get('ct_p_value'), 3)})"
         per = [_num(m.get(f"ct_statistic_{c}"), 2) for c in classes]
         rows.append([name, *per, pooled, str(m.get("n_near_duplicates"))])
     return _table(header, rows)
 
 
-def render_prevalence(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
+def render_prevalence(runs: dict[str, dict[str, Any]]) -> str:
     """Share of images showing each structure (95 % Wilson interval): the real training images
     once, then each synthetic set, then the detectors' precision / recall."""
-    first = next(iter(audits.values()))["structures"]
+    first = next(iter(runs.values()))
     header = ["images (n)", *STRUCTURES]
 
     def cells(m: dict[str, Any], side: str) -> list[str]:
@@ -100,8 +105,7 @@ def render_prevalence(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
         return out
 
     rows = [[f"real {first['real_split']} ({first['n_real']})", *cells(first, "real")]]
-    for name, a in audits.items():
-        m = a["structures"]
+    for name, m in runs.items():
         rows.append([f"{name} ({m['n_synthetic']})", *cells(m, "synthetic")])
     pr = [
         f"{_num(first[f'detector_{s}_precision'], 2)} / {_num(first[f'detector_{s}_recall'], 2)}"
@@ -111,15 +115,22 @@ def render_prevalence(audits: dict[str, dict[str, dict[str, Any]]]) -> str:
     return _table(header, rows)
 
 
+SECTIONS = (
+    ("realism", "FID with its real-vs-real floor at the same n", render_fid),
+    ("memorization", "C_T per class (Meehan et al. 2020)", render_ct),
+    ("structures", "Fine structures (share of images)", render_prevalence),
+)
+
+
 def render_audit_folder(folder: Path) -> str:
     audits = load_audits(folder)
-    ids = sorted({a[k]["features_id"] for a in audits.values() for k in AUDITS})
-    parts = [
-        "FID with its real-vs-real floor at the same n:\n\n" + render_fid(audits),
-        "C_T per class (Meehan et al. 2020):\n\n" + render_ct(audits),
-        "Fine structures (share of images):\n\n" + render_prevalence(audits),
-        "Features: " + ", ".join(f"`{i}`" for i in ids) + ".",
-    ]
+    parts = []
+    for audit, title, render in SECTIONS:
+        runs = _having(audits, audit)
+        if runs:
+            parts.append(f"{title}:\n\n{render(runs)}")
+    ids = sorted({m["features_id"] for a in audits.values() for m in a.values()})
+    parts.append("Features: " + ", ".join(f"`{i}`" for i in ids) + ".")
     return "\n\n".join(parts)
 
 
