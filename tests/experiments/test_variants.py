@@ -163,3 +163,26 @@ def test_finetune_names_are_checked(tiny_dataset: Path) -> None:
         _cfg(tiny_dataset, finetune={"cells": ["best-real"]})
     with pytest.raises(ValueError, match="finetune needs variants"):
         _cfg(tiny_dataset, variants=[], sample={"synthetic": "x"}, finetune={"cells": ["none"]})
+
+
+def test_a_variant_may_sample_its_own_counts(tiny_dataset: Path, tmp_path: Path) -> None:
+    """``variants[].per_class`` overrides ``sample.per_class`` for that set only (a selected set
+    whose strategies need no more than balance); ``balance`` fills every class up to the largest."""
+    cfg = _cfg(
+        tiny_dataset,
+        variants=[
+            {"name": "all"},
+            {"name": "few", "select": "d-score", "keep": 0.5, "per_class": {"melanoma": 3}},
+            {"name": "bal", "select": "d-score", "keep": 0.5, "per_class": "balance"},
+        ],
+        cas=False,  # (CAS would give every class as many as the neediest one)
+        audit=False,
+        sample={"per_class": {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 6}},
+    )
+    tasks = {j.key: j.task for j in plan_imbalance(cfg, tmp_path / "exp").jobs}
+    per_class = {k: t.config.per_class for k, t in tasks.items() if k.startswith("sample/")}
+    assert per_class["sample/all"] == {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 6}
+    assert per_class["sample/few"] == {"melanoma": 3}
+    counts = json.loads((tiny_dataset / "dataset.json").read_text())["counts"]["train"]
+    largest = max(counts.values())
+    assert per_class["sample/bal"] == {c: largest - n for c, n in counts.items() if n < largest}

@@ -176,6 +176,9 @@ class VariantConfig(Config):
     classifier: str | None = None
     # the experiment's strategies that use synthetic images to run on this set (default: all)
     strategies: list[str] | None = None
+    # images kept per class in this set ("balance" or {class: n}; default: sample.per_class);
+    # e.g. fewer for a selected set whose strategies need no more than balance
+    per_class: Literal["balance"] | dict[str, int] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VariantConfig:

@@ -70,25 +70,31 @@ def require_finished_gan(run: Path) -> None:
         )
 
 
-def sample_counts(dataset: Path, cfg: ExperimentBase, every_class: bool = False) -> dict[str, int]:
-    """Images to sample per class: ``balance`` fills every class up to the largest.
+def sample_counts(
+    dataset: Path,
+    cfg: ExperimentBase,
+    every_class: bool = False,
+    per_class: str | dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Images to sample per class (``per_class``, else ``sample.per_class``): ``balance``
+    fills every class up to the largest.
 
     ``every_class`` (CAS trains on synthetic images alone, so it needs every class): a class
     that needs none for balance gets as many as the class that needs the most.
     """
     counts = load_dataset(dataset).info["counts"]["train"]
-    per_class = balance_per_class(counts, cfg, str(dataset))
+    per_class = balance_per_class(counts, per_class or cfg.sample.per_class, str(dataset))
     if every_class:
         most = max(per_class.values())
         per_class = {c: per_class.get(c, most) for c in counts}
     return per_class
 
 
-def balance_per_class(counts: dict[str, int], cfg: ExperimentBase, where: str = "") -> dict:
-    """``sample.per_class``, where ``balance`` fills every class up to the largest."""
-    per_class = (
-        balance_counts(counts) if cfg.sample.per_class == "balance" else cfg.sample.per_class
-    )
+def balance_per_class(
+    counts: dict[str, int], wanted: str | dict[str, int], where: str = ""
+) -> dict[str, int]:
+    """``wanted`` images per class, where ``balance`` fills every class up to the largest."""
+    per_class = balance_counts(counts) if wanted == "balance" else dict(wanted)  # type: ignore[arg-type]
     if not per_class:
         raise ConfigError(f"{where}: the train split is already balanced; set sample.per_class")
     return per_class
@@ -216,7 +222,8 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
     for v in cfg.variants:
         for g, gan_run in gans:
             sub = f"/{g}" if g else ""
-            syn, sample_cfg = variant_sample(cfg, v, out, per_class)
+            counts = sample_counts(dataset, cfg, cfg.cas, v.per_class) if v.per_class else per_class
+            syn, sample_cfg = variant_sample(cfg, v, out, counts)
             syn = syn / g if g else syn
             deps = ((trained[gan_run],) if gan_run in trained else ()) + (
                 (f"{v.classifier}/{first}",) if v.classifier else ()
