@@ -55,6 +55,7 @@ def test_the_committed_table_has_every_kind_of_row() -> None:
         assert kind in labels
     judged = {r["judged_on"] for r in rows}
     assert any("validation only" in j for j in judged)  # the 64 px row says what it is
+    assert any("official **validation**" in j for j in judged)  # the official-split judgement
     for r in rows:  # every measured row carries its interval over seeds
         if r["from"].startswith("`") and r["melanoma_auc"] != "not finished":
             assert "[" in r["melanoma_auc"] and int(r["seeds"]) >= 3, r
