@@ -23,6 +23,7 @@ from lesiongan.utils.outdir import (
     holds_lock,
     lock_file,
     stage_lock,
+    stale_lock,
 )
 from lesiongan.utils.provenance import save_provenance
 from lesiongan.utils.stage import (
@@ -163,6 +164,27 @@ def test_a_lock_left_by_sigkill_frees_itself(tmp_path: Path) -> None:
     with stage_lock(out):
         assert holds_lock(out)
     assert not holds_lock(out) and not lock_file(out).exists()
+
+
+def test_a_running_status_whose_process_was_killed_reads_as_stopped(tmp_path: Path) -> None:
+    out = _stage_dir(tmp_path / "run")
+    write_status(out, "running", kimg=3.2)
+    proc = _hold_in_another_process(out)
+    try:
+        assert read_status(out) == {"state": "running", "kimg": 3.2}  # alive: running
+        assert not stale_lock(out)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert stale_lock(out)
+    status = read_status(out)
+    assert status["state"] == "stopped" and status["kimg"] == 3.2
+    assert "killed" in status["reason"] and "--resume" in status["reason"]
+    with stage_lock(out):  # the next process: its own run is running, not stopped
+        write_status(out, "running", kimg=3.2)
+        assert read_status(out)["state"] == "running" and not stale_lock(out)
+    lock_file(out).unlink(missing_ok=True)
+    assert read_status(out)["state"] == "running"  # no lock file: nothing to tell, kept
 
 
 def test_the_lock_is_reentrant_in_one_process_and_leaves_nothing(tmp_path: Path) -> None:

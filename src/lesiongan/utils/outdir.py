@@ -141,6 +141,7 @@ def record_outputs(out: Path) -> None:
 
 # -- the lock ------------------------------------------------------------------------------
 
+_WAIT_S = 0.5  # how long a process waits for a lock before it is told who holds it
 _HELD: dict[Path, list[Any]] = {}  # resolved directory -> [FileLock or None, depth]
 _HELD_GUARD = threading.Lock()
 
@@ -193,6 +194,29 @@ def holds_lock(out: Path) -> bool:
     return Path(out).resolve() in _HELD
 
 
+def stale_lock(out: Path) -> bool:
+    """Whether ``out``'s lock file is left by a process that is gone (SIGKILL, a crash, a
+    stopped machine): the file exists and no process holds its lock. False when a process holds
+    it, when there is no lock file, and when this cannot be told (no ``flock`` there)."""
+    if holds_lock(out):
+        return False
+    try:
+        import fcntl
+
+        fd = os.open(lock_file(out), os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a holder's LOCK_EX refuses this
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _acquire(key: Path, shown: Path) -> tuple[Any, list[Path]]:
     from filelock import FileLock, Timeout
 
@@ -205,7 +229,7 @@ def _acquire(key: Path, shown: Path) -> tuple[Any, list[Path]]:
     for _ in range(5):
         lock = FileLock(str(path))
         try:
-            lock.acquire(timeout=0)
+            lock.acquire(timeout=_WAIT_S)  # not 0: a stale_lock() reader holds it a moment
         except Timeout:
             _remove_empty(created)
             raise InUseError(

@@ -63,6 +63,7 @@ from lesiongan.utils.outdir import (
     check_replaceable,
     record_outputs,
     stage_lock,
+    stale_lock,
     write_text_atomic,
 )
 
@@ -160,12 +161,25 @@ def read_saved_config(path: Path, cls: type[C]) -> C | None:
 
 
 def read_status(path: Path) -> dict[str, Any]:
-    """``status.json`` of a resumable stage (empty when it has none)."""
+    """``status.json`` of a resumable stage (empty when it has none).
+
+    A ``running`` status whose process is gone (killed: its lock is stale, see
+    :func:`lesiongan.utils.outdir.stale_lock`) reads as ``stopped``, with the reason."""
     try:
         data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    if data.get("state") == RUNNING and stale_lock(path):
+        return {**data, "state": STOPPED, "reason": KILLED_REASON}
+    return data
+
+
+KILLED_REASON = (
+    "its process ended without saying why (killed, or its machine stopped); run the same "
+    "command again to continue from the last saved state (with --resume for gan/classify train)"
+)
 
 
 def write_status(path: Path, state: str, **fields: Any) -> None:
