@@ -234,6 +234,29 @@ def test_a_run_that_raises_says_why_in_its_status(
     assert not holds_lock(out)
 
 
+def test_a_failure_on_a_full_disk_is_still_recorded_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk that made the run fail refuses a new status file; the old one is rewritten."""
+    from lesiongan.utils import stage
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    @locked_stage("out")
+    def run(out: Path) -> None:
+        _stage_dir(out)
+        write_status(out, "running", epochs_done=2)
+        monkeypatch.setattr(stage, "write_text_atomic", full)  # the disk is full from now on
+        raise LesionganError("ckpt.pt: cannot be written (disk full)")
+
+    with pytest.raises(LesionganError):
+        run(tmp_path / "run")
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    reason = "ckpt.pt: cannot be written (disk full)"
+    assert status == {"state": "failed", "epochs_done": 2, "reason": reason}
+
+
 @locked_stage("out")
 def _forced(out: Path) -> None:
     check_replaceable(out)  # what open_stage does first with --force

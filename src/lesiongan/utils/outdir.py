@@ -360,3 +360,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def overwrite_in_place(path: Path, text: str) -> bool:
+    """Rewrite an existing file in place, where :func:`write_text_atomic` failed (a full disk
+    refuses a new file; the old file's own space usually takes a short text). Not atomic."""
+    try:
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(text)
+            f.truncate()
+        return True
+    except OSError:
+        return False

@@ -61,6 +61,7 @@ from lesiongan.utils.outdir import (
     atomic_output_dir,
     check_overlap,
     check_replaceable,
+    overwrite_in_place,
     record_outputs,
     stage_lock,
     stale_lock,
@@ -169,11 +170,9 @@ def read_status(path: Path) -> dict[str, Any]:
         data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict):
-        return {}
-    if data.get("state") == RUNNING and stale_lock(path):
+    if isinstance(data, dict) and data.get("state") == RUNNING and stale_lock(path):
         return {**data, "state": STOPPED, "reason": KILLED_REASON}
-    return data
+    return data if isinstance(data, dict) else {}
 
 
 KILLED_REASON = (
@@ -236,10 +235,13 @@ def mark_ended(out: Path, exc: BaseException) -> None:
     if not interrupted and not isinstance(exc, LesionganError):
         reason = f"{type(exc).__name__}: {reason}"
     fields = {k: v for k, v in status.items() if k not in ("state", "reason")}
+    state = STOPPED if interrupted else FAILED
     try:
-        write_status(out, STOPPED if interrupted else FAILED, **fields, reason=reason)
-    except OSError:  # the disk that made the run fail may refuse this too: the error says why
-        log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
+        write_status(out, state, **fields, reason=reason)
+    except OSError:  # a full disk refuses a new file; the old one's own space usually takes it
+        text = json.dumps({"state": state, **fields, "reason": reason}) + "\n"
+        if not overwrite_in_place(Path(out) / STATUS_FILE, text):
+            log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
 
 
 def remove_stale_temporaries(out: Path) -> list[Path]:
