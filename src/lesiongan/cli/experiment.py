@@ -335,7 +335,9 @@ def report(
     if export is not None:
         from lesiongan.experiments.export import export_results
 
-        out.print(f"exported to {export_results(exp_dir, export, force)}")
+        with _malformed_results(exp_dir):
+            dest = export_results(exp_dir, export, force)
+        out.print(f"exported to {dest}")
         return
     if check:
         from lesiongan.experiments.export import check as check_export
