@@ -301,6 +301,22 @@ def test_a_full_disk_while_saving_state_is_one_line(
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # the old one, no temporary
 
 
+def test_a_text_file_that_cannot_be_written_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk's write() names no file; the error names the file meant, not its temporary."""
+    from lesiongan.utils.outdir import write_text_atomic
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as err:
+        write_text_atomic(tmp_path / "report.html", "<html>")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "report.html")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_bug_while_saving_state_keeps_its_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -357,6 +357,11 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:  # named after the file meant (a full disk's write names no file)
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None or os.fsdecode(exc.filename) == str(tmp):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
