@@ -90,6 +90,25 @@ def check_replaceable(out: Path) -> None:
         )
 
 
+def check_holds_only(out: Path, allowed: Iterable[str], owner: str) -> None:
+    """Refuse a directory of several stages (``--force`` redoes them one by one) that holds
+    entries other than ``allowed`` and lesiongan's temporaries and locks, naming them."""
+    out_r = Path(out).resolve()
+    if not out_r.is_dir():
+        return
+    names = set(allowed)
+    foreign = sorted(
+        (p for p in out_r.iterdir() if p.name not in names and not _is_our_temporary(p.name)),
+        key=lambda p: p.name,
+    )
+    if foreign:
+        raise OutputExistsError(
+            f"{out}: holds {_describe(foreign)}, which {owner} did not write; --force redoes "
+            f"only {owner}'s own stages there (move them away, or choose another output "
+            "directory)"
+        )
+
+
 def _describe(entries: list[Path], limit: int = 4) -> str:
     names = [f"{p.name}/" if p.is_dir() and not p.is_symlink() else p.name for p in entries]
     shown = ", ".join(names[:limit])
