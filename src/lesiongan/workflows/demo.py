@@ -19,7 +19,10 @@ from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
 from lesiongan.recipes import RECIPES
+from lesiongan.utils.outdir import check_holds_only
 from lesiongan.utils.stage import open_stage
+
+DEMO_ENTRIES = ("source", "dataset", "gan", "experiment")  # what a demo directory holds
 
 
 @dataclass
@@ -91,6 +94,8 @@ def run_demo(
     plan: DemoPlan, force: bool = False, workers: int | None = None, stage: StageFn = no_progress
 ) -> DemoResult:
     result = DemoResult(plan)
+    if force:  # it redoes its own stages, never one of another directory it was pointed at
+        check_holds_only(plan.root, DEMO_ENTRIES, "the demo")
     if open_stage(plan.source, plan.synth, force=force).is_done:
         result.reused.append("synth")
     else:
