@@ -79,9 +79,14 @@ def test_verdict_blocks_equal_the_committed_results() -> None:
 def test_every_committed_verdict_is_quoted_somewhere() -> None:
     """The committed results this documentation rests on, each on a page."""
     quoted = {name for _, name, _ in blocks_in_pages("verdict")}
-    assert {"demo", "isic2017-cpu", "isic2017-sg2-h100"} <= quoted
+    quoted |= {name for _, name, _ in blocks_in_pages("headline")}
+    assert {"demo", "isic2017-cpu", "isic2017-sg2-h100", "isic2017-verdict"} <= quoted
+    assert "isic2017-scarcity" in quoted
     readme = verdict_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert "isic2017-sg2-h100" in readme  # the headline result
+    assert "isic2017-verdict" in readme  # the headline result
+    assert "isic2017-scarcity" in marked_blocks(
+        (ROOT / "README.md").read_text(encoding="utf-8"), "headline"
+    )
 
 
 def test_verdict_blocks_are_found() -> None:
