@@ -213,7 +213,7 @@ def test_a_corrupt_selection_classifier_is_one_line(
 
 
 def test_a_missing_reused_gan_run_is_not_called_unfinished(tmp_path: Path) -> None:
-    from lesiongan.experiments.imbalance import require_finished_gan
+    from lesiongan.experiments.gans import require_finished_gan
 
     with pytest.raises(LesionganError) as err:
         require_finished_gan(tmp_path / "gone")
