@@ -249,9 +249,13 @@ def build_extractor(
     device: torch.device,
     inception_weights: Path | None = None,
     classifier: Path | None = None,
+    imagenet_px: int = IMAGENET_SIZE_PX,
 ) -> FeatureExtractor:
+    """The extractor ``kind``; ``imagenet_px`` is the ``imagenet`` features' input size."""
     if kind not in EXTRACTOR_BUILDERS:
         raise LesionganError(f"--features {kind!r}: choose one of {', '.join(EXTRACTORS)}")
+    if kind == "imagenet" and imagenet_px != IMAGENET_SIZE_PX:
+        return build_imagenet(device, imagenet_px)
     return EXTRACTOR_BUILDERS[kind](device, inception_weights, classifier)
 
 

@@ -216,6 +216,9 @@ class ImbalanceConfig(ExperimentBase):
     # validation ``reference_metric`` among the real-only strategies run
     reference: str = "best"
     audit: bool = False  # realism of each variant in the `none` classifier's features
+    # input size of the frozen ImageNet features the realism audit reads (None: the reference
+    # 224 px; smaller is faster and coarser, e.g. the demo's 64)
+    audit_px: int | None = Field(None, ge=32, le=512)
     finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")

@@ -231,12 +231,13 @@ def variant_sample(
     return out / "synthetic" / v.name, sample_cfg
 
 
-def audit_config(baseline: Path) -> Any:
-    """A variant's realism audit: in the frozen ImageNet features (the default extractor; the
-    baseline run is kept as an argument for the plan's ordering)."""
+def audit_config(baseline: Path, imagenet_px: int | None = None) -> Any:
+    """A variant's realism audit: in the frozen ImageNet features (the default extractor), at
+    ``imagenet_px`` px (None: the reference 224; the baseline run is kept as an argument for
+    the plan's ordering)."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig()
+    return RealismConfig(**({"imagenet_px": imagenet_px} if imagenet_px else {}))
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -280,7 +281,11 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                     else out / "audit" / v.name / "realism"
                 )
                 atask = AuditTask(
-                    "realism", dataset, syn, audit, audit_config(runs / BASELINE / first)
+                    "realism",
+                    dataset,
+                    syn,
+                    audit,
+                    audit_config(runs / BASELINE / first, cfg.audit_px),
                 )
                 jobs.append(
                     Job(
