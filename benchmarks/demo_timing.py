@@ -12,7 +12,7 @@ workers, or one process with two torch threads), so an idle 2-core run takes at 
 CPU / 2 seconds and at most CPU seconds; the JSON states which was measured and which estimated.
 
     .venv/bin/python benchmarks/demo_timing.py [--quick] [--keep DIR]
-    .venv/bin/python benchmarks/demo_timing.py --render   # rewrite the pages' demo-timing blocks
+    .venv/bin/python benchmarks/demo_timing.py --render   # rewrite the pages' timing:demo blocks
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ def minutes(s: float) -> str:
 
 
 def render_block(data: dict[str, Any]) -> str:
-    """The markdown the pages quote between ``<!-- demo-timing -->`` markers."""
+    """The markdown the pages quote between ``<!-- timing:demo -->`` markers."""
     lines = [
         "| command | wall clock | CPU (user + sys) | load during (1-min mean) | idle 2-core |",
         "| --- | --- | --- | --- | --- |",
@@ -173,7 +173,7 @@ def render_pages(root: Path = ROOT) -> list[Path]:
         path = root / page
         text = path.read_text(encoding="utf-8")
         new = re.sub(
-            r"(<!-- demo-timing -->\n).*?(\n<!-- /demo-timing -->)",
+            r"(<!-- timing:demo -->\n).*?(\n<!-- /timing:demo -->)",
             lambda m: m[1] + block + m[2],
             text,
             flags=re.S,

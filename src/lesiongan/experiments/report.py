@@ -214,6 +214,8 @@ def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
                 "select": v.get("select") or "none",
                 "keep": v.get("keep"),
                 "features": realism.get("features"),
+                "features_id": realism.get("features_id"),
+                "features_px": _px(realism.get("features_id")),
                 "realism": [
                     {"key": k, "value": realism.get(k), "floor": realism.get(f"{k}_floor")}
                     for k, _ in VARIANT_REALISM
@@ -222,6 +224,12 @@ def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _px(features_id: str | None) -> int | None:
+    """The input size a features id names (``...:64px:1v`` -> 64), if it names one."""
+    m = re.search(r":(\d+)px(?::|$)", features_id or "")
+    return int(m[1]) if m else None
 
 
 def _resolve(exp_dir: Path, p: str) -> Path:
