@@ -219,6 +219,9 @@ class ImbalanceConfig(ExperimentBase):
     # input size of the frozen ImageNet features the realism audit reads (None: the reference
     # 224 px; smaller is faster and coarser, e.g. the demo's 64)
     audit_px: int | None = Field(None, ge=32, le=512)
+    # other options of that audit (lesiongan.evaluate.run.RealismConfig keys), e.g. fewer FID
+    # bootstrap resamples: each one is a matrix square root of the feature dimension (1280)
+    audit_set: dict[str, Any] = Field(default_factory=dict)
     finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")
@@ -228,6 +231,16 @@ class ImbalanceConfig(ExperimentBase):
             expand_strategy(name)  # ValueError names the bad one
         if len(set(v)) != len(v):
             raise ValueError("strategies must be distinct")
+        return v
+
+    @field_validator("audit_set")
+    @classmethod
+    def _audit_set(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from lesiongan.evaluate.run import RealismConfig
+
+        if "imagenet_px" in v:
+            raise ValueError("audit_set.imagenet_px: set audit_px instead")
+        RealismConfig.model_validate(v)  # unknown keys and bad values fail here
         return v
 
     @model_validator(mode="after")

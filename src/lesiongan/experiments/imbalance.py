@@ -231,13 +231,16 @@ def variant_sample(
     return out / "synthetic" / v.name, sample_cfg
 
 
-def audit_config(baseline: Path, imagenet_px: int | None = None) -> Any:
+def audit_config(
+    baseline: Path, imagenet_px: int | None = None, options: dict[str, Any] | None = None
+) -> Any:
     """A variant's realism audit: in the frozen ImageNet features (the default extractor), at
-    ``imagenet_px`` px (None: the reference 224; the baseline run is kept as an argument for
-    the plan's ordering)."""
+    ``imagenet_px`` px (None: the reference 224), with ``options`` (RealismConfig keys); the
+    baseline run is kept as an argument for the plan's ordering."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig(**({"imagenet_px": imagenet_px} if imagenet_px else {}))
+    px = {"imagenet_px": imagenet_px} if imagenet_px else {}
+    return RealismConfig(**{**(options or {}), **px})
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -285,7 +288,7 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                     dataset,
                     syn,
                     audit,
-                    audit_config(runs / BASELINE / first, cfg.audit_px),
+                    audit_config(runs / BASELINE / first, cfg.audit_px, cfg.audit_set),
                 )
                 jobs.append(
                     Job(

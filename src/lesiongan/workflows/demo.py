@@ -84,6 +84,7 @@ def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
             "seeds": [0, 1],
             "classify.epochs": 10,
             "audit_px": 32,
+            "audit_set.fid_bootstrap": 0,  # FID without its interval
             "bootstrap": 200,
             # at most 16 per class (each selected variant draws 1/keep times as many)
             "sample.per_class": {"melanoma": 16, "seborrheic_keratosis": 16},
