@@ -32,11 +32,11 @@ def test_the_demo_plan_has_every_strategy_on_every_set(
     assert clf.strategy == "cased" and exp.classify_config("soft-label", 0).strategy == (
         "synthetic-balance+soft-label"
     )
-    assert plan.audit_px == exp.audit_px and plan.audit_px < 224
+    assert plan.audit_px == exp.audit_size and plan.audit_px < 224
     cfg = exp.model_copy(update={"dataset": str(tiny_dataset)})
     realism = [j.task.config for j in plan_imbalance(cfg, plan.root).jobs if j.stage == "audit"]
-    assert {(r.imagenet_px, r.fid_bootstrap) for r in realism} == {
-        (exp.audit_px, 0 if quick else 10)
+    assert {(r.imagenet_size, r.fid_bootstrap) for r in realism} == {
+        (exp.audit_size, 0 if quick else 10)
     }
     # the experiment's jobs: every real-only cell, and every synthetic cell on every set
     jobs = plan_imbalance(cfg, plan.root).jobs

@@ -15,7 +15,6 @@ from pathlib import Path
 from lesiongan.config import load_config
 from lesiongan.data.prepare import PrepareConfig, run_prepare
 from lesiongan.data.synth import SynthConfig, run_synth
-from lesiongan.evaluate.features import IMAGENET_SIZE_PX
 from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
@@ -33,12 +32,12 @@ class DemoPlan:
     experiment: ImbalanceConfig
     # the fine-structure audit reads the reference 224 px ImageNet features (its probes were
     # fitted on them) of at most this many images per set; memorization reads the experiment's
-    # audit_px features, as the realism audit does
+    # audit_size features, as the realism audit does
     structures_max_images: int = 200
 
     @property
     def audit_px(self) -> int:
-        return self.experiment.audit_px or IMAGENET_SIZE_PX
+        return self.experiment.audit_size
 
     @property
     def experiment_dir(self) -> Path:
@@ -83,7 +82,7 @@ def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
         sets = {
             "seeds": [0, 1],
             "classify.epochs": 10,
-            "audit_px": 32,
+            "audit_size": 32,
             "audit_set.fid_bootstrap": 0,  # FID without its interval
             "bootstrap": 200,
             # at most 16 per class (each selected variant draws 1/keep times as many)
@@ -151,7 +150,7 @@ def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
     with stage("audit memorization") as progress:  # reused when equal (same config)
         run_memorization(
             plan.dataset, plan.synthetic, audit / "memorization",
-            MemorizationConfig(imagenet_px=plan.audit_px),
+            MemorizationConfig(imagenet_size=plan.audit_px),
             force=force, progress=progress,
         )  # fmt: skip
     with stage("audit structures") as progress:
