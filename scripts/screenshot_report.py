@@ -1,5 +1,5 @@
 """A report as a person first sees it: headless Chromium, 1280 px wide, from the top down to the
-end of the audit's realism table (verdict, tables, sample grids), saved as a palette PNG.
+end of the audit's realism table (verdict, tables, sample grids), saved as a PNG.
 
     .venv/bin/python scripts/screenshot_report.py demo-out/experiment/report.html \
         docs/images/demo-report.png
@@ -42,7 +42,7 @@ def main() -> None:
         browser.close()
         im = Image.open(full).convert("RGB")
         im = im.crop((0, 0, im.width, min(im.height, bottom)))
-        im.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(args.png, optimize=True)
+        im.save(args.png, optimize=True)  # no palette: it would drop the red and green cells
     print(f"{args.png}: {im.width} x {im.height}")
 
 
