@@ -136,10 +136,10 @@ def variant_sample(
 
 def audit_config(cfg: ImbalanceConfig) -> Any:
     """A variant's realism audit: in the frozen ImageNet features (the default extractor) at
-    ``cfg.audit_size`` px."""
+    ``cfg.audit_size`` px, with the options of ``cfg.audit_set``."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig(imagenet_size=cfg.audit_size)
+    return RealismConfig(**{**cfg.audit_set, "imagenet_size": cfg.audit_size})
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
