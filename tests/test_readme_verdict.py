@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from doc_pages import ROOT, blocks_in_pages, marked_blocks, without_code_blocks
-from lesiongan.experiments.verdict import render_verdict_sentence, render_verdict_table
+from lesiongan.experiments.verdict import render_verdict_headline, render_verdict_markdown
 
 
 def verdict_blocks(text: str) -> dict[str, str]:
@@ -24,9 +24,11 @@ def verdict_blocks(text: str) -> dict[str, str]:
     return marked_blocks(text, "verdict")
 
 
-def expected_block(results_json: Path) -> str:
+def expected_block(results_json: Path, kind: str = "verdict") -> str:
     results = json.loads(results_json.read_text(encoding="utf-8"))
-    return render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
+    if kind == "headline":
+        return render_verdict_headline(results)
+    return render_verdict_markdown(results)
 
 
 def check_verdicts(root: Path) -> tuple[int, list[str]]:
@@ -45,6 +47,18 @@ def check_verdicts(root: Path) -> tuple[int, list[str]]:
                 f"{where} differs from {rel}/results.json; "
                 f"regenerate it with: lesiongan report {rel} --markdown"
             )
+    headlines = blocks_in_pages("headline", root)  # the plain sentences alone, beside a figure
+    for page, name, text in headlines:
+        path = root / "docs" / "results" / name / "results.json"
+        where = f"{page.relative_to(root)}'s headline:{name} block"
+        if not path.is_file():
+            wrong.append(f"{where} has no {path.relative_to(root)}")
+        elif text != expected_block(path, "headline"):
+            wrong.append(
+                f"{where} differs from its results.json; regenerate it with "
+                "lesiongan.experiments.verdict.render_verdict_headline"
+            )
+    blocks = blocks + headlines
     quoted = {name for _, name, _ in blocks}
     for path in sorted((root / "docs" / "results").glob("*/results.json")):
         if path.parent.name not in quoted:
@@ -65,9 +79,14 @@ def test_verdict_blocks_equal_the_committed_results() -> None:
 def test_every_committed_verdict_is_quoted_somewhere() -> None:
     """The committed results this documentation rests on, each on a page."""
     quoted = {name for _, name, _ in blocks_in_pages("verdict")}
-    assert {"demo", "isic2017-cpu", "isic2017-sg2-h100"} <= quoted
+    quoted |= {name for _, name, _ in blocks_in_pages("headline")}
+    assert {"demo", "isic2017-cpu", "isic2017-sg2-h100", "isic2017-verdict"} <= quoted
+    assert "isic2017-scarcity" in quoted
     readme = verdict_blocks((ROOT / "README.md").read_text(encoding="utf-8"))
-    assert "isic2017-sg2-h100" in readme  # the headline result
+    assert "isic2017-verdict" in readme  # the headline result
+    assert "isic2017-scarcity" in marked_blocks(
+        (ROOT / "README.md").read_text(encoding="utf-8"), "headline"
+    )
 
 
 def test_verdict_blocks_are_found() -> None:
@@ -86,10 +105,19 @@ def test_a_stale_missing_or_unquoted_block_is_caught(tmp_path: Path) -> None:
     results = make_results()
     (tmp_path / "docs" / "results" / "isic").mkdir(parents=True)
     (tmp_path / "docs" / "results" / "isic" / "results.json").write_text(json.dumps(results))
-    block = render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
+    block = render_verdict_markdown(results)
     page = tmp_path / "docs" / "verdict.md"
     page.write_text(f"# x\n\n<!-- verdict:isic -->\n{block}\n<!-- /verdict:isic -->\n")
     assert check_verdicts(tmp_path) == (1, [])
+    headline = render_verdict_headline(results)  # the plain sentences alone are checked too
+    (tmp_path / "README.md").write_text(
+        f"<!-- headline:isic -->\n{headline}\n<!-- /headline:isic -->"
+    )
+    assert check_verdicts(tmp_path) == (2, [])
+    (tmp_path / "README.md").write_text(
+        f"<!-- headline:isic -->\n{headline} Sure.\n<!-- /headline:isic -->"
+    )
+    assert check_verdicts(tmp_path)[1][0].startswith("README.md's headline:isic block differs")
     (tmp_path / "README.md").write_text(page.read_text().replace("0.", "1.", 1))
     checked, wrong = check_verdicts(tmp_path)  # a stale copy in the README is caught too
     assert checked == 2 and len(wrong) == 1

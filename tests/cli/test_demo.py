@@ -24,15 +24,18 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     assert json.loads((out / "gan" / "status.json").read_text())["state"] == "done"
     assert train["nevus"] > train["melanoma"]
     results = json.loads((exp / "results.json").read_text())
-    # the same comparison as the real-data verdict: real-only strategies, three synthetic
-    # variants with synthetic-balance and synthetic-only (CAS), the best real-only reference
+    # the same comparison as the real-data verdict, with every strategy of the method:
+    # real-only strategies, three synthetic variants each with synthetic-balance, CASED, soft
+    # labels and synthetic-only (CAS), the best real-only reference
     variants = ("unselected", "d-score", "classifier")
+    with_syn = ("synthetic-balance", "cased", "soft-label", "synthetic-only")
     assert set(results["summary"]) == {
         "none",
         "oversample",
         "class-weight",
-        *(f"{s}@{v}" for s in ("synthetic-balance", "synthetic-only") for v in variants),
+        *(f"{s}@{v}" for s in with_syn for v in variants),
     }
+    assert all(run["metrics"]["path"] == "cached" for run in results["runs"].values())
     assert results["reference"] in ("none", "oversample", "class-weight")
     for v in variants:
         assert results["variants"][v]["cas"]["cas"] >= 0
@@ -46,13 +49,16 @@ def test_quick_demo_runs_end_to_end_then_reuses_and_resumes(cli, tmp_path: Path)
     assert (exp / "audit" / "structures" / "examples.png").is_file()
     html = (exp / "report.html").read_text()
     assert "Audit of the synthetic images" in html and "ct_statistic" in html
+    assert html.index('id="verdict"') < html.index('id="samples"') < html.index('id="audit"')
+    for v in variants:
+        assert f"real and synthetic ({v}) samples per class" in html
     assert "detector precision / recall" in html  # the fine-structure table
 
     code, stdout, err = cli("demo", "--quick", "--out", out, "--workers", 1)
     assert code == 0
     assert stdout.count("reused the finished output") == 3  # synth, prepare, gan
-    # every job of the experiment: 18 classifier runs, 3 samples and 3 audits
-    assert err.count(": reused") == 24
+    # every job of the experiment: 30 classifier runs, 3 samples, 3 audits and 4 feature sets
+    assert err.count(": reused") == 40
 
     # an interrupted GAN run (status not done) is resumed before the experiment goes on, and a
     # variant's missing sample is drawn again

@@ -161,6 +161,18 @@ def test_report_on_broken_results_is_one_line(cli, tmp_path: Path, results: dict
     assert code == 1 and line.startswith(f"{tmp_path / 'results.json'}: missing or malformed")
 
 
+def test_export_of_broken_results_is_one_line_and_writes_nothing(cli, tmp_path: Path) -> None:
+    exp = tmp_path / "exp"
+    exp.mkdir()
+    results = {"experiment": "imbalance", "runs": "oops", "classes": ["a", "b"]}
+    (exp / "results.json").write_text(json.dumps(results))
+    (exp / "config.yaml").write_text("dataset: ds\n")
+    code, _, err = cli("report", exp, "--export", tmp_path / "dest")
+    line = _one_line(err)
+    assert code == 1 and line.startswith(f"{exp / 'results.json'}: missing or malformed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exp"]  # no half-written export
+
+
 # --- the selection classifier ------------------------------------------------------------------
 
 
@@ -201,8 +213,16 @@ def test_a_corrupt_selection_classifier_is_one_line(
 
 
 def test_a_missing_reused_gan_run_is_not_called_unfinished(tmp_path: Path) -> None:
-    from lesiongan.experiments.imbalance import require_finished_gan
+    from lesiongan.experiments.gans import require_finished_gan
 
     with pytest.raises(LesionganError) as err:
         require_finished_gan(tmp_path / "gone")
     assert "no such GAN run directory" in str(err.value) and "--resume" not in str(err.value)
+
+
+def test_export_of_a_generators_experiment_names_the_kind(cli, tmp_path: Path) -> None:
+    (tmp_path / "results.json").write_text(json.dumps({"experiment": "generators"}))
+    code, _, err = cli("report", tmp_path, "--export", tmp_path.parent / "dest")
+    line = _one_line(err)
+    assert code == 1 and "not a generators experiment's" in line
+    assert not (tmp_path.parent / "dest").exists()

@@ -1,6 +1,7 @@
 """Issue 19 item 2, as a user meets it: two ``gan train`` started at once in one directory
 (exactly one trains), ``--resume`` on a live run (refused, naming the PID), and a run killed with
-SIGKILL (its lock frees itself, its status shows how far it got, ``--resume`` finishes it)."""
+SIGKILL (its lock frees itself, its status shows how far it got and reads as stopped,
+``--resume`` finishes it without logging a tick twice)."""
 
 from __future__ import annotations
 
@@ -68,10 +69,13 @@ def test_resume_on_a_live_run_is_refused_and_a_killed_run_resumes(
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     status = read_status(out)
-    assert status["state"] == "running" and status["kimg"] > 0  # as far as its last tick
+    assert status["state"] == "stopped" and status["kimg"] > 0  # as far as its last tick
+    assert "killed" in status["reason"]  # status.json says running, but its process is gone
+    assert json.loads((out / "status.json").read_text())["state"] == "running"
     assert status["kimg"] == max(_ticks(out))
     code, _, err = cli(*_train(tiny_dataset, out, "--resume")[3:])  # the lock freed itself
     assert code == 0, err
     assert read_status(out)["state"] == "done"
     ticks = _ticks(out)
     assert ticks[-1] == read_status(out)["kimg"]
+    assert ticks == sorted(set(ticks))  # ticks logged after the last checkpoint are not doubled

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -143,3 +144,15 @@ def test_classify_train_refuses_an_outside_path_in_one_line(cli, ds: Path, tmp_p
     code, _, err = cli("classify", "train", ds, "--out", tmp_path / "clf", "--epochs", 1)
     assert code == 1 and "Traceback" not in err and "must stay inside" in err
     assert not (tmp_path / "clf").exists()
+
+
+def test_an_edited_label_does_not_match_dataset_json(ds: Path) -> None:
+    rows = _rows(ds)
+    row = next(r for r in rows if r["split"] == "train")
+    classes = json.loads((ds / "dataset.json").read_text())["classes"]
+    row["label"] = next(c for c in classes if c != row["label"])
+    _write(ds, rows)  # the split fingerprints (source image hashes) do not change
+    with pytest.raises(DataError) as err:
+        load_dataset(ds, check_files=False)
+    msg = str(err.value)
+    assert msg.startswith(f"{ds / 'dataset.json'}: counts.train.") and "labels were changed" in msg

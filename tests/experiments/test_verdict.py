@@ -152,3 +152,53 @@ def test_cli_report_markdown_prints_the_verdict(tmp_path: Path, cli) -> None:
     out2 = write_experiment(tmp_path / "exp2", r)
     code, _, err = cli("report", out2, "--markdown")
     assert code == 1 and "per_fraction" in err and len(err.strip().splitlines()) == 1
+
+
+def _d(diff: float, lo: float, hi: float) -> dict:
+    return {"diff": diff, "ci_low": lo, "ci_high": hi}
+
+
+def _call(c: str) -> dict:
+    return {"call": c, "p_holm": 0.01, "p_tost_holm": 0.5}
+
+
+def test_the_headlines_say_where_synthetic_images_helped_or_that_they_never_did() -> None:
+    from lesiongan.experiments.verdict_calls import (
+        render_imbalance_headline,
+        render_scarcity_headline,
+    )
+
+    keys = ("melanoma_auc", "keratosis_auc", "macro_auc")
+    flat = {k: _call("inconclusive") for k in keys}
+    results = {
+        "reference": "oversample",
+        "paired_vs_reference": {"a@u": {k: _d(0.01, -0.01, 0.03) for k in keys}},
+        "calls": {"a@u": flat},
+    }
+    never = render_imbalance_headline(results)
+    assert "none beats it on melanoma, keratosis or macro AUC" in never
+    assert "none is worse" in never and "0 of 1 are equivalent" in never
+    results["calls"]["a@u"] = {**flat, "keratosis_auc": _call("better")}
+    results["paired_vs_reference"]["a@u"]["keratosis_auc"] = _d(0.04, 0.02, 0.06)
+    helped = render_imbalance_headline(results)
+    assert "better: `a@u` on keratosis AUC (+0.040 [+0.020, +0.060])" in helped
+
+    per = {
+        f"frac-{f:g}": {
+            "fraction": f,
+            "paired_vs_reference": {
+                "synthetic-balance@gan": {k: _d(-0.01, -0.03, 0.01) for k in keys},
+                "synthetic-balance@oracle": {k: _d(0.05, 0.03, 0.07) for k in keys},
+            },
+        }
+        for f in (0.1, 1.0)
+    }
+    calls = {f"{t}/synthetic-balance@gan": flat for t in per}
+    text = render_scarcity_headline({"per_fraction": per, "calls": calls})
+    assert text.startswith("Synthetic images beat the best real-only strategy at no fraction")
+    assert "worse nowhere" in text
+    assert "by +0.050 [+0.030, +0.070] at 10 % and +0.050 [+0.030, +0.070] at 100 %" in text
+    calls["frac-0.1/synthetic-balance@gan"] = {**flat, "melanoma_auc": _call("worse")}
+    assert "worse at 10 % on melanoma AUC (-0.010 [-0.030, +0.010])" in render_scarcity_headline(
+        {"per_fraction": per, "calls": calls}
+    )

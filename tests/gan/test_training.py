@@ -300,3 +300,16 @@ def test_wall_clock_budget_ends_the_run_and_resume_extends_it(
     assert 0.04 <= status2["train_minutes"] < 0.6
     state = load_checkpoint(latest_checkpoint(out))
     assert state["train_seconds"] == pytest.approx(status2["train_minutes"] * 60, abs=0.1)
+
+
+def test_resume_drops_the_ticks_logged_after_the_checkpoint(tmp_path: Path) -> None:
+    from lesiongan.gan.ticks import truncate_stats
+
+    rows = [{"tick": i, "kimg": round(0.208 * i, 3)} for i in range(1, 6)]
+    text = "".join(json.dumps(r) + "\n" for r in rows) + '{"tick": 6, "kim'  # cut by SIGKILL
+    (tmp_path / "stats.jsonl").write_text(text)
+    truncate_stats(tmp_path, 624)  # the checkpoint at tick 3
+    kept = [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert kept == rows[:3]
+    truncate_stats(tmp_path, 624)  # nothing more to drop: the file is left as it is
+    assert [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()] == kept

@@ -224,3 +224,32 @@ def test_create_refuses_a_real_image_outside_the_dataset(cli, tmp_path: Path) ->
     code, _, err = cli(*args, "--n-per-class", 2)
     assert code == 1 and "must stay inside" in _one_line(err)
     assert not (tmp_path / "s.db").exists()
+
+
+def test_a_study_that_cannot_be_opened_while_served_tells_the_rater_and_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A disk filled after the start: opening the study (its -wal/-shm files) fails, which
+    was a bare 500 and a lost answer."""
+    study, info = make_study(tmp_path)
+    client = TestClient(build_app(study), raise_server_exceptions=False)
+    token = info.raters[0].token
+    item, csrf = form_fields(client.get(f"/r/{token}").text)
+    data = {"item": item, "answer": "real", "confidence": "3", "csrf": csrf}
+    real = db.connect
+
+    def full(path):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(db, "connect", full)
+    with caplog.at_level(logging.ERROR, logger="lesiongan.turing.app"):
+        page = client.post(f"/r/{token}/answer", data=data, follow_redirects=False)
+        shown = client.get(f"/r/{token}")
+    assert page.status_code == 503 and NOT_SAVED.split(":")[0] in page.text
+    assert shown.status_code == 503 and "try again" in shown.text
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("disk I/O error" in m and "NOT saved" in m for m in logged), logged
+    monkeypatch.setattr(db, "connect", real)
+    again = client.post(f"/r/{token}/answer", data=data, follow_redirects=False)
+    assert again.status_code == 303
+    assert db.progress(db.connect(study), info.raters[0].id).done == 1

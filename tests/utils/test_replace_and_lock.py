@@ -23,6 +23,7 @@ from lesiongan.utils.outdir import (
     holds_lock,
     lock_file,
     stage_lock,
+    stale_lock,
 )
 from lesiongan.utils.provenance import save_provenance
 from lesiongan.utils.stage import (
@@ -165,6 +166,27 @@ def test_a_lock_left_by_sigkill_frees_itself(tmp_path: Path) -> None:
     assert not holds_lock(out) and not lock_file(out).exists()
 
 
+def test_a_running_status_whose_process_was_killed_reads_as_stopped(tmp_path: Path) -> None:
+    out = _stage_dir(tmp_path / "run")
+    write_status(out, "running", kimg=3.2)
+    proc = _hold_in_another_process(out)
+    try:
+        assert read_status(out) == {"state": "running", "kimg": 3.2}  # alive: running
+        assert not stale_lock(out)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert stale_lock(out)
+    status = read_status(out)
+    assert status["state"] == "stopped" and status["kimg"] == 3.2
+    assert "killed" in status["reason"] and "--resume" in status["reason"]
+    with stage_lock(out):  # the next process: its own run is running, not stopped
+        write_status(out, "running", kimg=3.2)
+        assert read_status(out)["state"] == "running" and not stale_lock(out)
+    lock_file(out).unlink(missing_ok=True)
+    assert read_status(out)["state"] == "running"  # no lock file: nothing to tell, kept
+
+
 def test_the_lock_is_reentrant_in_one_process_and_leaves_nothing(tmp_path: Path) -> None:
     out = tmp_path / "a" / "b" / "run"
     with stage_lock(out), stage_lock(out):
@@ -212,6 +234,29 @@ def test_a_run_that_raises_says_why_in_its_status(
     assert not holds_lock(out)
 
 
+def test_a_failure_on_a_full_disk_is_still_recorded_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk that made the run fail refuses a new status file; the old one is rewritten."""
+    from lesiongan.utils import stage
+
+    def full(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    @locked_stage("out")
+    def run(out: Path) -> None:
+        _stage_dir(out)
+        write_status(out, "running", epochs_done=2)
+        monkeypatch.setattr(stage, "write_text_atomic", full)  # the disk is full from now on
+        raise LesionganError("ckpt.pt: cannot be written (disk full)")
+
+    with pytest.raises(LesionganError):
+        run(tmp_path / "run")
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    reason = "ckpt.pt: cannot be written (disk full)"
+    assert status == {"state": "failed", "epochs_done": 2, "reason": reason}
+
+
 @locked_stage("out")
 def _forced(out: Path) -> None:
     check_replaceable(out)  # what open_stage does first with --force
@@ -236,6 +281,7 @@ def test_a_refused_call_neither_marks_the_run_nor_adopts_the_users_files(tmp_pat
     [
         OSError(errno.ENOSPC, "No space left on device"),
         RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 111424 vs 1"),
+        RuntimeError("basic_ios::clear: iostream error"),  # as torch ends the file
     ],
 )
 def test_a_full_disk_while_saving_state_is_one_line(
@@ -253,6 +299,22 @@ def test_a_full_disk_while_saving_state_is_one_line(
     msg = str(err.value)
     assert msg.startswith(f"{path}: cannot be written (") and "--resume" in msg
     assert [p.name for p in path.parent.iterdir()] == ["last.pt"]  # the old one, no temporary
+
+
+def test_a_text_file_that_cannot_be_written_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk's write() names no file; the error names the file meant, not its temporary."""
+    from lesiongan.utils.outdir import write_text_atomic
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(OSError) as err:
+        write_text_atomic(tmp_path / "report.html", "<html>")
+    assert err.value.errno == errno.ENOSPC and err.value.filename == str(tmp_path / "report.html")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bug_while_saving_state_keeps_its_traceback(

@@ -14,7 +14,9 @@ from lesiongan.cli.experiment import cell_printer, print_results
 
 def demo(
     out_dir: Path = typer.Option(Path("demo-out"), "--out", help="Directory for all demo outputs."),
-    quick: bool = typer.Option(False, "--quick", help="A small smoke run (16 px GAN, 300 images)."),
+    quick: bool = typer.Option(
+        False, "--quick", help="The same methods at smoke size (16 px GAN, 300 images, 2 seeds)."
+    ),
     force: bool = typer.Option(
         False, "--force", help="Redo every stage, replacing earlier demo outputs."
     ),
@@ -25,14 +27,15 @@ def demo(
     """Run the pipeline end to end on procedural data (no download).
 
     synth (2000 images) -> prepare (64 px, poster split) -> class-conditional PGGAN (8 -> 32 px,
-    configs/gan-demo.yaml) -> the imbalance experiment (configs/experiment-demo.yaml): real-only
-    rebalancing (none, oversample, class-weight) against three synthetic sets that balance the
-    training classes (unselected; the best 30 % by the discriminator; the best 30 % by a
-    real-trained classifier), each with synthetic-balance and alone for CAS, audited in the
-    baseline classifier's features, 3 seeds -> report.html. The same comparison as the
-    real-data verdict. Stages finished by an earlier run with the same settings are reused,
-    and an interrupted GAN run or experiment continues, so running it again picks up where it
-    stopped.
+    configs/gan-demo.yaml) -> the imbalance experiment (configs/experiment-demo.yaml) with every
+    strategy: real-only rebalancing (none, oversample, class-weight) against three synthetic
+    sets that balance the training classes (unselected; the best 30 % by the discriminator; the
+    best 30 % by a real-trained classifier), each with synthetic-balance, the CASED curriculum,
+    the discriminator's soft labels, and alone for CAS; each set audited for realism; 3 seeds;
+    every classifier a linear head on cached frozen ImageNet features -> memorization and
+    fine-structure audit -> report.html. The same comparison as the real-data verdict. Stages
+    finished by an earlier run with the same settings are reused, and an interrupted GAN run or
+    experiment continues, so running it again picks up where it stopped.
     """
     from lesiongan.cli.gan import TrainProgress
     from lesiongan.workflows.demo import build_demo_plan, run_demo

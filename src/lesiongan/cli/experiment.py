@@ -335,7 +335,10 @@ def report(
     if export is not None:
         from lesiongan.experiments.export import export_results
 
-        out.print(f"exported to {export_results(exp_dir, export, force)}")
+        _exportable(exp_dir)
+        with _malformed_results(exp_dir):
+            dest = export_results(exp_dir, export, force)
+        out.print(f"exported to {dest}")
         return
     if check:
         from lesiongan.experiments.export import check as check_export
@@ -361,6 +364,21 @@ def _malformed_results(exp_dir: Path) -> Iterator[None]:
             f"{exp_dir / 'results.json'}: missing or malformed entries ({type(exc).__name__}: "
             f"{exc}); write it again with 'lesiongan experiment aggregate {exp_dir}'"
         ) from None
+
+
+def _exportable(exp_dir: Path) -> None:
+    """--export writes an imbalance or scarcity experiment's runs and predictions."""
+    from lesiongan.experiments.report import load_results
+
+    if not (exp_dir / "results.json").is_file():
+        return  # export_results says so
+    kind = load_results(exp_dir).get("experiment")
+    if kind not in ("imbalance", "scarcity"):
+        raise LesionganError(
+            f"{exp_dir / 'results.json'}: --export writes an imbalance or scarcity experiment's "
+            f"runs and predictions, not a {kind} experiment's (its tables and figures: "
+            f"'lesiongan report {exp_dir}')"
+        )
 
 
 def _report(exp_dir: Path, markdown: bool) -> None:

@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import os
+from collections import Counter
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -176,13 +177,33 @@ def load_dataset(root: Path, check_files: bool = True) -> PreparedDataset:
 def _check_fingerprints(info_path: Path, info: dict[str, Any], rows: list[ManifestRow]) -> None:
     saved = info.get("split_fingerprints")
     if not isinstance(saved, dict):
-        return  # written before fingerprints existed
+        return _check_counts(info_path, info, rows)  # written before fingerprints existed
     for split in sorted(set(saved) | {r.split for r in rows}):
         if saved.get(split) != split_fingerprint(rows, split):
             raise DataError(
                 f"{info_path}: split_fingerprints.{split} does not match {MANIFEST} (its {split} "
                 "rows were changed after 'data prepare'; prepare the dataset again)"
             )
+    _check_counts(info_path, info, rows)
+
+
+def _check_counts(info_path: Path, info: dict[str, Any], rows: list[ManifestRow]) -> None:
+    """``counts`` against the manifest: a label edited after ``data prepare`` (which the split
+    fingerprints, hashes of the source images, do not see) is refused."""
+    saved = info.get("counts")
+    if not isinstance(saved, dict):
+        return
+    found = Counter((r.split, r.label) for r in rows)
+    for split in sorted(set(saved) | {r.split for r in rows}):
+        per_class = saved.get(split) if isinstance(saved.get(split), dict) else {}
+        for c in info["classes"]:
+            n = found[split, c]
+            if per_class.get(c, 0) != n:
+                raise DataError(
+                    f"{info_path}: counts.{split}.{c} is {per_class.get(c, 0)} but {MANIFEST} "
+                    f"has {n} (its labels were changed after 'data prepare'; prepare the "
+                    "dataset again)"
+                )
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, this process

@@ -223,6 +223,9 @@ class ImbalanceConfig(ExperimentBase):
     audit: bool = False  # realism of each variant in frozen ImageNet features
     # the input size of the audit's ImageNet features (224 as ImageNet; 128 ~10x cheaper on CPU)
     audit_size: int = Field(224, ge=32, le=512)
+    # other options of that audit (lesiongan.evaluate.run.RealismConfig keys), e.g. fewer FID
+    # bootstrap resamples: each one is a matrix square root of the feature dimension (1280)
+    audit_set: dict[str, Any] = Field(default_factory=dict)
     finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")
@@ -232,6 +235,16 @@ class ImbalanceConfig(ExperimentBase):
             expand_strategy(name)  # ValueError names the bad one
         if len(set(v)) != len(v):
             raise ValueError("strategies must be distinct")
+        return v
+
+    @field_validator("audit_set")
+    @classmethod
+    def _audit_set(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from lesiongan.evaluate.run import RealismConfig
+
+        if "imagenet_size" in v:
+            raise ValueError("audit_set.imagenet_size: set audit_size instead")
+        RealismConfig.model_validate(v)  # unknown keys and bad values fail here
         return v
 
     @model_validator(mode="after")

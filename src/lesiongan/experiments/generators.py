@@ -33,6 +33,7 @@ from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import classification_accuracy_score, summarize
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import GeneratorEntry, GeneratorsConfig
+from lesiongan.experiments.gans import require_finished_gan
 from lesiongan.experiments.generators_audit import (
     AUDITS,
     REALISM,
@@ -44,11 +45,7 @@ from lesiongan.experiments.generators_audit import (
     structures_detectors,
     structures_summary,
 )
-from lesiongan.experiments.imbalance import (
-    BASELINE,
-    build_cells,
-    require_finished_gan,
-)
+from lesiongan.experiments.imbalance import BASELINE, build_cells
 from lesiongan.experiments.jobs import (
     AuditTask,
     GanTask,

@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lesiongan.config import load_config
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset
 from lesiongan.data.synthetic import read_info
-from lesiongan.errors import ConfigError, LesionganError
+from lesiongan.errors import ConfigError
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import (
     ExperimentBase,
@@ -29,9 +28,14 @@ from lesiongan.experiments.config import (
     uses_synthetic,
 )
 from lesiongan.experiments.finetune import finetune_cells, finetune_names
+from lesiongan.experiments.gans import (
+    experiment_gans,
+    gan_info,
+    generator_record,
+    require_finished_gan,
+)
 from lesiongan.experiments.jobs import (
     AuditTask,
-    GanTask,
     Job,
     Plan,
     SampleTask,
@@ -48,26 +52,11 @@ from lesiongan.experiments.results import (
     write_results,
 )
 from lesiongan.experiments.stages import balance_counts
-from lesiongan.gan.config import GanConfig
 from lesiongan.gan.sample import SampleConfig
-from lesiongan.recipes import resolve_recipe
 from lesiongan.utils.provenance import git_revision
-from lesiongan.utils.stage import DONE, read_status, write_status
+from lesiongan.utils.stage import DONE, write_status
 
 BASELINE = "none"  # the imbalanced real-only baseline every strategy is also compared with
-
-
-def require_finished_gan(run: Path) -> None:
-    """A reused GAN run (``gan.run``) must have finished its schedule before it is sampled."""
-    if not Path(run).is_dir():
-        raise LesionganError(f"{run}: no such GAN run directory (a reused run must exist)")
-    state = read_status(run).get("state")
-    if state != DONE:
-        raise LesionganError(
-            f"{run}: the GAN run is not finished (status {state or 'missing'}); finish it with "
-            "'lesiongan gan train ... --resume', then run the experiment again (finished "
-            "classifier runs are kept)"
-        )
 
 
 def sample_counts(
@@ -100,15 +89,6 @@ def balance_per_class(
     return per_class
 
 
-def gan_job(
-    dataset: Path, run: Path, cfg: ExperimentBase, key: str = "gan", seed: int | None = None
-) -> Job:
-    """Training the experiment's GAN (its recipe and ``set``; ``seed``: the GAN's) into ``run``."""
-    sets = cfg.gan.set if seed is None else {**cfg.gan.set, "seed": seed}
-    gan_cfg = load_config(GanConfig, resolve_recipe(cfg.gan.config), sets)
-    return Job(key, "gan", run, GanTask(dataset, run, gan_cfg))
-
-
 def build_cells(
     cfg: ExperimentBase,
     dataset: Path,
@@ -138,43 +118,6 @@ def build_cells(
     return cells
 
 
-def experiment_gans(cfg: ExperimentBase, dataset: Path, out: Path) -> tuple[list, list[Job]]:
-    """``([(generator id, run dir)], jobs that train them)``: one GAN trained here (``gan``),
-    one per seed in ``gan.seeds`` (``gan/gN``), or finished runs reused (none to train)."""
-    ids = cfg.gan.generator_ids()
-    if cfg.gan.runs:
-        return [(g, Path(r)) for g, r in zip(ids, cfg.gan.runs)], []
-    if cfg.gan.run:
-        return [("", Path(cfg.gan.run))], []
-    if not cfg.gan.seeds:
-        return [("", out / "gan")], [gan_job(dataset, out / "gan", cfg)]
-    gans, jobs = [], []
-    for g, seed in zip(ids, cfg.gan.seeds):
-        jobs.append(gan_job(dataset, out / "gan" / g, cfg, f"gan/{g}", seed))
-        gans.append((g, out / "gan" / g))
-    return gans, jobs
-
-
-def check_gan_runs(cfg: ExperimentBase) -> list[Path]:
-    """Reused GAN runs must have seen exactly the experiment's train split (the leakage guard's
-    premise: no test image, and no label the experiment does not have). Returns them."""
-    from lesiongan.data.manifest import split_fingerprint
-    from lesiongan.gan.run import read_run_info
-
-    reused = [Path(r) for r in cfg.gan.runs] + ([Path(cfg.gan.run)] if cfg.gan.run else [])
-    if not reused:
-        return []
-    ds = load_dataset(Path(cfg.dataset), check_files=False)
-    want = split_fingerprint(ds.rows, "train")
-    for run in reused:
-        if read_run_info(run).get("train_split_fingerprint") != want:
-            raise LesionganError(
-                f"{run}: trained on another train split than {cfg.dataset} (run.json "
-                "fingerprint); a generator must see the experiment's train split only"
-            )
-    return reused
-
-
 def variant_sample(
     cfg: ImbalanceConfig, v: VariantConfig, out: Path, per_class: dict[str, int]
 ) -> tuple[Path, SampleConfig]:
@@ -193,10 +136,10 @@ def variant_sample(
 
 def audit_config(cfg: ImbalanceConfig) -> Any:
     """A variant's realism audit: in the frozen ImageNet features (the default extractor) at
-    ``cfg.audit_size`` px."""
+    ``cfg.audit_size`` px, with the options of ``cfg.audit_set``."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig(imagenet_size=cfg.audit_size)
+    return RealismConfig(**{**cfg.audit_set, "imagenet_size": cfg.audit_size})
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -283,7 +226,7 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
             for v in cfg.variants
         }
         part: dict[str, Any] = {
-            "synthetic": {"dir": "synthetic", "per_class": per_class, **_gan_info(cfg, ran)},
+            "synthetic": {"dir": "synthetic", "per_class": per_class, **gan_info(cfg, ran)},
             "gan_run": relative_path(gans[0][1], out),
             "variant_dirs": variants,
         }
@@ -294,37 +237,6 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
         return finish_imbalance(cfg, out, cells, read_metrics(cells), part, seconds)
 
     return Plan("imbalance", jobs, finish, deferred)
-
-
-def _gan_info(cfg: ImbalanceConfig, ran: set[str]) -> dict[str, Any]:
-    if cfg.gan.run:
-        return {"reused_gan": str(cfg.gan.run)}
-    if cfg.gan.runs:
-        return {"reused_gans": list(cfg.gan.runs)}
-    return {"gan_reused": not any(k == "gan" or k.startswith("gan/") for k in ran)}
-
-
-def generator_record(run: Path, out: Path) -> dict[str, Any]:
-    """What identifies a GAN behind the results: its run, seed, training length, the train
-    split it saw, and the sha256 of the checkpoint that was sampled (the last one)."""
-    from lesiongan.gan.checkpoint import list_checkpoints
-    from lesiongan.gan.run import load_run_config, read_run_info
-    from lesiongan.utils.hashing import sha256_file
-
-    info, status = read_run_info(run), read_status(run)
-    gcfg = load_run_config(run)
-    ckpts = list_checkpoints(run)
-    return {
-        "run": relative_path(run, out),
-        "arch": gcfg.network.arch,
-        "seed": gcfg.seed,
-        "kimg": status.get("kimg"),
-        "train_minutes": status.get("train_minutes"),
-        "device": status.get("device"),
-        "train_split_fingerprint": info.get("train_split_fingerprint"),
-        "checkpoint": ckpts[-1].name if ckpts else None,
-        "checkpoint_sha256": sha256_file(ckpts[-1]) if ckpts else None,
-    }
 
 
 def _plan_single(cfg: ImbalanceConfig, out: Path, dataset: Path) -> Plan:
@@ -354,7 +266,7 @@ def _plan_single(cfg: ImbalanceConfig, out: Path, dataset: Path) -> Plan:
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
         info = dict(syn_info)
         if not cfg.sample.synthetic:
-            info = {**_gan_info(cfg, ran), "sample_reused": "sample" not in ran, **syn_info}
+            info = {**gan_info(cfg, ran), "sample_reused": "sample" not in ran, **syn_info}
         part = {
             "synthetic": {"dir": relative_path(synthetic, out), **info},
             "gan_run": relative_path(gan_run, out) if gan_run else None,

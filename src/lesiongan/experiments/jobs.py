@@ -66,7 +66,7 @@ class SampleTask:
 
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         from lesiongan.classify.scorer import load_classifier_scorer
-        from lesiongan.experiments.imbalance import require_finished_gan
+        from lesiongan.experiments.gans import require_finished_gan
         from lesiongan.gan.sample import run_sample
 
         require_finished_gan(self.gan_run)  # an experiment samples finished GANs only

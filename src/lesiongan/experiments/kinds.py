@@ -22,8 +22,9 @@ from lesiongan.experiments.config import (
     ImbalanceConfig,
     ScarcityConfig,
 )
+from lesiongan.experiments.gans import check_gan_runs
 from lesiongan.experiments.generators import check_generators, plan_generators
-from lesiongan.experiments.imbalance import check_gan_runs, plan_imbalance
+from lesiongan.experiments.imbalance import plan_imbalance
 from lesiongan.experiments.jobs import Plan
 from lesiongan.experiments.local import JobFn, run_plan
 from lesiongan.experiments.scarcity import plan_scarcity

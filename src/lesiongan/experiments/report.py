@@ -12,19 +12,22 @@ import base64
 import csv
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup, escape
 
 import lesiongan
 from lesiongan.data.manifest import load_dataset
 from lesiongan.errors import LesionganError
 from lesiongan.evaluate import metrics as registry
 from lesiongan.evaluate.structures import STRUCTURES
-from lesiongan.experiments import figures
+from lesiongan.experiments import figures, verdict_calls
 from lesiongan.experiments.aggregate import read_test_predictions
+from lesiongan.experiments.verdict import render_verdict_sentence
 from lesiongan.utils.outdir import write_text_atomic
 
 TABLE_KEYS = (
@@ -139,7 +142,11 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
     figs["roc"] = figures.roc_plot(curves, positive)
     if r.get("gan_run"):
         figs["gan_curves"] = figures.gan_curves(_resolve(exp_dir, r["gan_run"]) / "stats.jsonl")
-    figs["samples"] = _samples(exp_dir, r, classes)
+    grids = _samples(exp_dir, r, classes)
+    # the first set's grid keeps its old name (figures/samples.png); the others are named
+    for i, (name, png) in enumerate(grids.items()):
+        figs["samples" if i == 0 else f"samples-{name}"] = png
+    sample_grids = [("samples" if i == 0 else f"samples-{n}", n) for i, n in enumerate(grids)]
     table = []
     for s in strategies:
         row = {"strategy": s, "cells": []}
@@ -163,7 +170,27 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
         "reference_rows": _paired_rows(vs_reference or {}, paired_keys),
         "variant_rows": _variant_rows(r.get("variants") or {}),
         "variant_realism": VARIANT_REALISM,
+        "sample_grids": sample_grids,
+        "verdict": verdict_html(r),
     }
+
+
+def verdict_html(r: dict[str, Any]) -> Markup:
+    """The verdict sentence(s) of ``lesiongan report --markdown``, as HTML: `code` spans and
+    ``- `` list lines (results aggregated with calls give a line per endpoint)."""
+    if r.get("calls") is not None:
+        text = verdict_calls.render_imbalance_sentence(r)
+    else:
+        text = render_verdict_sentence(r)
+    paras, items = [], []
+    for line in text.splitlines():
+        html = re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(line)))
+        if line.startswith("- "):
+            items.append(f"<li>{html[2:]}</li>")
+        elif line.strip():
+            paras.append(f"<p>{html}</p>")
+    lists = f"<ul>{''.join(items)}</ul>" if items else ""
+    return Markup("".join(paras) + lists)
 
 
 def _paired_rows(paired: dict[str, Any], keys: list[str]) -> list[dict[str, Any]]:
@@ -187,6 +214,8 @@ def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
                 "select": v.get("select") or "none",
                 "keep": v.get("keep"),
                 "features": realism.get("features"),
+                "features_id": realism.get("features_id"),
+                "features_px": _px(realism.get("features_id")),
                 "realism": [
                     {"key": k, "value": realism.get(k), "floor": realism.get(f"{k}_floor")}
                     for k, _ in VARIANT_REALISM
@@ -197,29 +226,46 @@ def _variant_rows(variants: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _px(features_id: str | None) -> int | None:
+    """The input size a features id names (``...:64px:1v`` -> 64), if it names one."""
+    m = re.search(r":(\d+)px(?::|$)", features_id or "")
+    return int(m[1]) if m else None
+
+
 def _resolve(exp_dir: Path, p: str) -> Path:
     path = Path(p)
     return path if path.is_absolute() else exp_dir / path
 
 
-def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -> bytes | None:
-    # with variants, the images of the first (the synthetic/ directory holds one per variant)
-    first = next(iter((r.get("variant_dirs") or {}).values()), None)
-    syn_dir = _resolve(exp_dir, first["dir"] if first else r["synthetic"]["dir"])
-    manifest = syn_dir / "manifest.csv"
-    if not manifest.is_file():
-        return None
-    with open(manifest, newline="") as f:
-        syn_rows = list(csv.DictReader(f))
+def _sample_sets(exp_dir: Path, r: dict[str, Any]) -> dict[str, Path]:
+    """Synthetic set name -> directory: each variant's, or the one set (named ``synthetic``)."""
+    variants = r.get("variant_dirs") or {}
+    if variants:
+        return {name: _resolve(exp_dir, v["dir"]) for name, v in variants.items()}
+    syn = r.get("synthetic") or {}
+    return {"synthetic": _resolve(exp_dir, syn["dir"])} if syn.get("dir") else {}
+
+
+def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -> dict[str, bytes]:
+    """Per synthetic set, one grid: a row per class, real training images on the left,
+    that set's images on the right (sets without a readable manifest are left out)."""
     try:
         ds = load_dataset(Path(r["dataset"]["path"]), check_files=False)
     except LesionganError:
-        return None
+        return {}
     real = {
         c: [ds.image_path(x) for x in ds.split_rows("train") if x.label == c][:n] for c in classes
     }
-    syn = {c: [syn_dir / x["path"] for x in syn_rows if x["label"] == c][:n] for c in classes}
-    return figures.sample_grid(real, syn)
+    grids = {}
+    for name, syn_dir in _sample_sets(exp_dir, r).items():
+        manifest = syn_dir / "manifest.csv"
+        if not manifest.is_file():
+            continue
+        with open(manifest, newline="") as f:
+            rows = list(csv.DictReader(f))
+        syn = {c: [syn_dir / x["path"] for x in rows if x["label"] == c][:n] for c in classes}
+        grids[name] = figures.sample_grid(real, syn)
+    return grids
 
 
 def _scarcity(r: dict[str, Any], figs: dict[str, bytes | None]) -> dict[str, Any]:

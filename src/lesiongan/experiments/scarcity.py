@@ -34,11 +34,8 @@ from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import summary_keys
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy, uses_synthetic
-from lesiongan.experiments.imbalance import (
-    balance_per_class,
-    build_cells,
-    gan_job,
-)
+from lesiongan.experiments.gans import gan_job
+from lesiongan.experiments.imbalance import balance_per_class, build_cells
 from lesiongan.experiments.jobs import (
     Job,
     Plan,

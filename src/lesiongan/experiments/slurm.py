@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lesiongan.errors import LesionganError
+from lesiongan.errors import InUseError, LesionganError
 from lesiongan.experiments.config import ExperimentBase, LauncherConfig, SlurmResources
 from lesiongan.experiments.jobs import GanTask, Job, Plan, run_job
 from lesiongan.experiments.kinds import get_kind, load_experiment, open_experiment
 from lesiongan.utils.outdir import write_text_atomic
-from lesiongan.utils.stage import DONE, RESUME, write_status
+from lesiongan.utils.stage import DONE, RESUME, read_status, write_status
 
 JOBS_FILE = "jobs.json"
 PENDING, RUNNING, FAILED = "pending", "running", "failed"
@@ -236,12 +236,18 @@ def experiment_status(out: Path) -> list[JobStatus]:
         row = JobStatus(job.key, job.stage, PENDING, r and r["job_id"], r and r["stderr"])
         try:
             done = job.task.state() == DONE
+        except InUseError:  # a live process holds the job's directory (the local launcher)
+            row.state = RUNNING
+            rows.append(row)
+            continue
         except LesionganError as exc:  # e.g. the directory was made with other settings
             row.state, row.error = FAILED, str(exc)
             rows.append(row)
             continue
         if done:
             row.state = DONE
+        elif r is None and read_status(job.out).get("state") == RUNNING:
+            row.state = RUNNING  # a local launcher's job whose process is alive (a held lock)
         elif r is not None:
             slurm = live.get(r["job_id"])
             if slurm in (PENDING, RUNNING):

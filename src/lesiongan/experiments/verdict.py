@@ -79,6 +79,17 @@ def render_verdict_markdown(results: dict[str, Any]) -> str:
     return render_verdict_table(results) + "\n\n" + render_verdict_sentence(results)
 
 
+def render_verdict_headline(results: dict[str, Any]) -> str:
+    """The verdict in plain sentences (what a README quotes beside a figure)."""
+    from lesiongan.experiments import verdict_calls
+
+    if results.get("experiment") == "scarcity":
+        return verdict_calls.render_scarcity_headline(results)
+    if results.get("calls") is not None:
+        return verdict_calls.render_imbalance_headline(results)
+    return render_verdict_sentence(results)
+
+
 def render_verdict_table(results: dict[str, Any]) -> str:
     """Markdown: the strategies table, then (with variants) the variants table."""
     reference, paired = _reference(results)

@@ -71,7 +71,8 @@ def render_imbalance_calls(results: dict[str, Any]) -> str:
         table += "\n\nFull fine-tuning (the `ft-` runs), against the fine-tuned reference"
         table += f" (chosen on validation: {how}):\n\n" if how else ":\n\n"
         table += markdown(header, rows)
-    return table + "\n\n" + render_imbalance_sentence(results)
+    headline = render_imbalance_headline(results)
+    return table + "\n\n" + headline + "\n\n" + render_imbalance_sentence(results)
 
 
 def _counts(calls: dict[str, dict[str, Any]], key: str) -> dict[str, list[str]]:
@@ -144,4 +145,67 @@ def render_scarcity_calls(results: dict[str, Any]) -> str:
         f"validation), {st.get('correction', '')}; {st.get('equivalence', '')}. Oracle rows "
         "(the held-out real images in place of synthetic ones) are the ceiling, not claims:"
     )
-    return table + "\n\n" + head + "\n" + "\n".join(lines)
+    headline = render_scarcity_headline(results)
+    return table + "\n\n" + headline + "\n\n" + head + "\n" + "\n".join(lines)
+
+
+PRIMARY_LABELS = ENDPOINTS[:3]  # the threshold-free endpoints the headline speaks of
+
+
+def _listing(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def render_imbalance_headline(results: dict[str, Any]) -> str:
+    """One plain sentence: which synthetic cells beat (or lost to) the reference, on which
+    primary endpoint, with the difference; or that none did."""
+    ref, paired = results["reference"], results["paired_vs_reference"]
+    calls = results.get("calls") or {}
+    found: dict[str, list[str]] = {"better": [], "worse": []}
+    for cell, c in calls.items():
+        for key, label in PRIMARY_LABELS:
+            verdict = (c.get(key) or {}).get("call")
+            if verdict in found:
+                d = difference(paired[cell].get(key))
+                found[verdict].append(f"`{cell}` on {label} ({d})")
+    n = len(calls)
+    head = f"Of {n} ways of adding synthetic images, against `{ref}`: "
+    if not found["better"]:
+        head += "none beats it on melanoma, keratosis or macro AUC"
+    else:
+        head += "better: " + _listing(found["better"])
+    head += "; " + ("worse: " + _listing(found["worse"]) if found["worse"] else "none is worse")
+    equivalent = sum(
+        1 for c in calls.values() if (c.get("macro_auc") or {}).get("call") == "equivalent"
+    )
+    return head + f"; {equivalent} of {n} are equivalent to it on macro AUC within the margin."
+
+
+def render_scarcity_headline(results: dict[str, Any]) -> str:
+    """Plain sentences: at which fraction and on which primary endpoint synthetic images beat
+    the best real-only strategy (or that they never did), next to the oracle's ceiling."""
+    per, calls = results["per_fraction"], results.get("calls") or {}
+    found: dict[str, list[str]] = {"better": [], "worse": []}
+    ceiling = []
+    for tag, p in per.items():
+        pct = f"{100 * p['fraction']:g} %"
+        for cell, d in (p.get("paired_vs_reference") or {}).items():
+            if "@oracle" in cell:
+                ceiling.append(f"{difference(d.get('macro_auc'))} at {pct}")
+                continue
+            for key, label in PRIMARY_LABELS:
+                verdict = ((calls.get(f"{tag}/{cell}") or {}).get(key) or {}).get("call")
+                if verdict in found:
+                    found[verdict].append(f"at {pct} on {label} ({difference(d.get(key))})")
+    text = "Synthetic images beat the best real-only strategy "
+    nowhere = "at no fraction, on no primary endpoint"
+    text += _listing(found["better"]) if found["better"] else nowhere
+    text += "; they were worse " + (_listing(found["worse"]) if found["worse"] else "nowhere")
+    text += "."
+    if ceiling:
+        text += (
+            " The oracle ceiling (the held-out real images in their place) changes macro AUC by "
+            + _listing(ceiling)
+            + "."
+        )
+    return text

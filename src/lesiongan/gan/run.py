@@ -33,6 +33,7 @@ from lesiongan.gan.checkpoint import (
 from lesiongan.gan.config import GanConfig
 from lesiongan.gan.data import load_train_images
 from lesiongan.gan.schedule import build_phases, total_nimg
+from lesiongan.gan.ticks import truncate_stats
 from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
 from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
 from lesiongan.utils.outdir import atomic_output_dir
@@ -178,6 +179,8 @@ def _run(
         )
         trainer.load_state_dict(state)
         log.info("resumed from %s at kimg %.1f", path.name, trainer.cur_nimg / 1000)
+    if not stage.is_new and info.is_main:  # ticks logged after the checkpoint come again
+        truncate_stats(out, trainer.cur_nimg)
     if stage.changed and info.is_main:  # after the checks: nothing is rewritten on a refusal
         rewrite_config(out, cfg)
         log.info("resuming with changed keys: %s", ", ".join(stage.changed))

@@ -17,6 +17,7 @@ import torch
 
 from lesiongan.gan.grid import save_grid
 from lesiongan.utils.distributed import DistInfo
+from lesiongan.utils.outdir import write_text_atomic
 
 
 class TickStats:
@@ -66,3 +67,23 @@ def write_tick(
                 writer.add_scalar(f"train/{k}", v, cur_nimg)
         writer.add_image("fakes", grid, cur_nimg, dataformats="HWC")
         writer.flush()
+
+
+def truncate_stats(run_dir: Path, nimg: int) -> None:
+    """Drop ``stats.jsonl``'s ticks after ``nimg`` (and a line cut short): a run killed after its
+    last checkpoint logged ticks that the resumed run trains, and logs, again."""
+    path = Path(run_dir) / "stats.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    kept = [line for line in lines if _tick_nimg(line) <= nimg]
+    if kept != lines:
+        write_text_atomic(path, "".join(f"{line}\n" for line in kept))
+
+
+def _tick_nimg(line: str) -> float:
+    try:
+        return round(float(json.loads(line)["kimg"]) * 1000)
+    except (ValueError, TypeError, KeyError):
+        return float("inf")

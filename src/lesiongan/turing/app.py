@@ -130,8 +130,14 @@ def build_app(db_path: Path, public_url: str | None = None) -> FastAPI:
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, title="lesiongan Turing test")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
-    def get_conn() -> Iterator[sqlite3.Connection]:
-        c = db.connect(db_path)
+    def get_conn(request: Request) -> Iterator[sqlite3.Connection]:
+        try:  # opening writes study-wal/-shm: a disk filled since the start refuses it
+            c = db.connect(db_path)
+        except sqlite3.Error as exc:
+            saving, what = request.method == "POST", f"{request.method} {request.url.path}"
+            lost = ", an answer was NOT saved" if saving else ""
+            log.error("%s: cannot open the study (%s); %s refused%s", db_path, exc, what, lost)
+            raise StarletteHTTPException(503, NOT_SAVED if saving else UNAVAILABLE) from None
         try:
             yield c
         finally:
@@ -354,6 +360,10 @@ _PRIVATE_META = {"admin_token", "form_secret"}
 NOT_SAVED = (
     "Your answer was NOT saved: the study could not store it. Please submit it again; if this "
     "keeps happening, tell the person running the study."
+)
+UNAVAILABLE = (
+    "The study cannot be opened right now. Please try again in a moment; if this keeps "
+    "happening, tell the person running the study."
 )
 PLOT_NAMES = ("accuracy_per_rater", "accuracy_by_confidence", "fool_rate")  # = plots.PLOTS
 

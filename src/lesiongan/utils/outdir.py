@@ -90,6 +90,25 @@ def check_replaceable(out: Path) -> None:
         )
 
 
+def check_holds_only(out: Path, allowed: Iterable[str], owner: str) -> None:
+    """Refuse a directory of several stages (``--force`` redoes them one by one) that holds
+    entries other than ``allowed`` and lesiongan's temporaries and locks, naming them."""
+    out_r = Path(out).resolve()
+    if not out_r.is_dir():
+        return
+    names = set(allowed)
+    foreign = sorted(
+        (p for p in out_r.iterdir() if p.name not in names and not _is_our_temporary(p.name)),
+        key=lambda p: p.name,
+    )
+    if foreign:
+        raise OutputExistsError(
+            f"{out}: holds {_describe(foreign)}, which {owner} did not write; --force redoes "
+            f"only {owner}'s own stages there (move them away, or choose another output "
+            "directory)"
+        )
+
+
 def _describe(entries: list[Path], limit: int = 4) -> str:
     names = [f"{p.name}/" if p.is_dir() and not p.is_symlink() else p.name for p in entries]
     shown = ", ".join(names[:limit])
@@ -141,6 +160,7 @@ def record_outputs(out: Path) -> None:
 
 # -- the lock ------------------------------------------------------------------------------
 
+_WAIT_S = 0.5  # how long a process waits for a lock before it is told who holds it
 _HELD: dict[Path, list[Any]] = {}  # resolved directory -> [FileLock or None, depth]
 _HELD_GUARD = threading.Lock()
 
@@ -193,6 +213,29 @@ def holds_lock(out: Path) -> bool:
     return Path(out).resolve() in _HELD
 
 
+def stale_lock(out: Path) -> bool:
+    """Whether ``out``'s lock file is left by a process that is gone (SIGKILL, a crash, a
+    stopped machine): the file exists and no process holds its lock. False when a process holds
+    it, when there is no lock file, and when this cannot be told (no ``flock`` there)."""
+    if holds_lock(out):
+        return False
+    try:
+        import fcntl
+
+        fd = os.open(lock_file(out), os.O_RDONLY)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a holder's LOCK_EX refuses this
+    except OSError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
 def _acquire(key: Path, shown: Path) -> tuple[Any, list[Path]]:
     from filelock import FileLock, Timeout
 
@@ -205,7 +248,7 @@ def _acquire(key: Path, shown: Path) -> tuple[Any, list[Path]]:
     for _ in range(5):
         lock = FileLock(str(path))
         try:
-            lock.acquire(timeout=0)
+            lock.acquire(timeout=_WAIT_S)  # not 0: a stale_lock() reader holds it a moment
         except Timeout:
             _remove_empty(created)
             raise InUseError(
@@ -333,6 +376,23 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:  # named after the file meant (a full disk's write names no file)
+        tmp.unlink(missing_ok=True)
+        if exc.filename is None or os.fsdecode(exc.filename) == str(tmp):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def overwrite_in_place(path: Path, text: str) -> bool:
+    """Rewrite an existing file in place, where :func:`write_text_atomic` failed (a full disk
+    refuses a new file; the old file's own space usually takes a short text). Not atomic."""
+    try:
+        with open(path, "r+", encoding="utf-8") as f:
+            f.write(text)
+            f.truncate()
+        return True
+    except OSError:
+        return False

@@ -61,8 +61,10 @@ from lesiongan.utils.outdir import (
     atomic_output_dir,
     check_overlap,
     check_replaceable,
+    overwrite_in_place,
     record_outputs,
     stage_lock,
+    stale_lock,
     write_text_atomic,
 )
 
@@ -160,12 +162,23 @@ def read_saved_config(path: Path, cls: type[C]) -> C | None:
 
 
 def read_status(path: Path) -> dict[str, Any]:
-    """``status.json`` of a resumable stage (empty when it has none)."""
+    """``status.json`` of a resumable stage (empty when it has none).
+
+    A ``running`` status whose process is gone (killed: its lock is stale, see
+    :func:`lesiongan.utils.outdir.stale_lock`) reads as ``stopped``, with the reason."""
     try:
         data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    if isinstance(data, dict) and data.get("state") == RUNNING and stale_lock(path):
+        return {**data, "state": STOPPED, "reason": KILLED_REASON}
     return data if isinstance(data, dict) else {}
+
+
+KILLED_REASON = (
+    "its process ended without saying why (killed, or its machine stopped); run the same "
+    "command again to continue from the last saved state (with --resume for gan/classify train)"
+)
 
 
 def write_status(path: Path, state: str, **fields: Any) -> None:
@@ -222,10 +235,13 @@ def mark_ended(out: Path, exc: BaseException) -> None:
     if not interrupted and not isinstance(exc, LesionganError):
         reason = f"{type(exc).__name__}: {reason}"
     fields = {k: v for k, v in status.items() if k not in ("state", "reason")}
+    state = STOPPED if interrupted else FAILED
     try:
-        write_status(out, STOPPED if interrupted else FAILED, **fields, reason=reason)
-    except OSError:  # the disk that made the run fail may refuse this too: the error says why
-        log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
+        write_status(out, state, **fields, reason=reason)
+    except OSError:  # a full disk refuses a new file; the old one's own space usually takes it
+        text = json.dumps({"state": state, **fields, "reason": reason}) + "\n"
+        if not overwrite_in_place(Path(out) / STATUS_FILE, text):
+            log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
 
 
 def remove_stale_temporaries(out: Path) -> list[Path]:
@@ -347,17 +363,19 @@ def save_state(path: Path, fmt: str, payload: Mapping[str, Any], config: Any = N
         raise
 
 
+_TORCH_WRITE_FAILURES = ("write", "inline_container", "iostream error")
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
 
 
 def _write_failure(exc: BaseException, where: Path) -> str | None:
     """Why a state file could not be written, when the disk is to blame (else None: a bug).
     torch's own writer reports a full disk as a RuntimeError without an errno (``file write
-    failed`` or ``[enforce fail at inline_container.cc] unexpected pos``)."""
+    failed``, ``[enforce fail at inline_container.cc] unexpected pos`` or, as it ends the file,
+    ``basic_ios::clear: iostream error``)."""
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         return exc.strerror or str(exc)
     text = str(exc).lower()
-    if isinstance(exc, RuntimeError) and any(w in text for w in ("write", "inline_container")):
+    if isinstance(exc, RuntimeError) and any(w in text for w in _TORCH_WRITE_FAILURES):
         try:
             free = shutil.disk_usage(where).free / 2**20
         except OSError:

@@ -19,7 +19,10 @@ from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
 from lesiongan.recipes import RECIPES
+from lesiongan.utils.outdir import check_holds_only
 from lesiongan.utils.stage import open_stage
+
+DEMO_ENTRIES = ("source", "dataset", "gan", "experiment")  # what a demo directory holds
 
 
 @dataclass
@@ -30,6 +33,14 @@ class DemoPlan:
     gan: GanConfig
     quick: bool
     experiment: ImbalanceConfig
+    # the fine-structure audit reads the reference 224 px ImageNet features (its probes were
+    # fitted on them) of at most this many images per set; memorization reads the experiment's
+    # audit_size features, as the realism audit does
+    structures_max_images: int = 200
+
+    @property
+    def audit_px(self) -> int:
+        return self.experiment.audit_size
 
     @property
     def experiment_dir(self) -> Path:
@@ -64,33 +75,38 @@ class DemoResult:
 
 def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
     root = Path(root)
+    """The demo's stages. ``quick`` shrinks sizes (images, GAN, epochs, seeds, audit subsets),
+    never methods: both run every strategy of ``experiment-demo`` on every synthetic set."""
+    root = Path(root)
+    exp_file, structures = RECIPES / "experiment-demo.yaml", 200
     if quick:
         gan = load_config(GanConfig, RECIPES / "gan-tiny.yaml")
         synth, prepare = SynthConfig(n=300, size=64), PrepareConfig(size=32)
-        exp_file, sets = (
-            RECIPES / "experiment-demo.yaml",
-            {
-                "seeds": [0, 1],
-                "classify.image_size": 16,
-                "classify.epochs": 2,
-                "bootstrap": 200,
-                # at most 16 per class (each selected variant draws 1/keep times as many)
-                "sample.per_class": {"melanoma": 16, "seborrheic_keratosis": 16},
-            },
-        )
+        sets = {
+            "seeds": [0, 1],
+            "classify.epochs": 10,
+            "audit_size": 32,
+            "audit_set.fid_bootstrap": 0,  # FID without its interval
+            "bootstrap": 200,
+            # at most 16 per class (each selected variant draws 1/keep times as many)
+            "sample.per_class": {"melanoma": 16, "seborrheic_keratosis": 16},
+        }
+        structures = 32
     else:
         gan = load_config(GanConfig, RECIPES / "gan-demo.yaml")
         synth, prepare = SynthConfig(n=2000, size=128), PrepareConfig(size=64)
-        exp_file, sets = RECIPES / "experiment-demo.yaml", {}
+        sets = {}
     paths = {"dataset": str(root / "dataset"), "gan.run": str(root / "gan")}
     experiment = load_config(ImbalanceConfig, exp_file, {**sets, **paths})
-    return DemoPlan(root, synth, prepare, gan, quick, experiment)
+    return DemoPlan(root, synth, prepare, gan, quick, experiment, structures)
 
 
 def run_demo(
     plan: DemoPlan, force: bool = False, workers: int | None = None, stage: StageFn = no_progress
 ) -> DemoResult:
     result = DemoResult(plan)
+    if force:  # it redoes its own stages, never one of another directory it was pointed at
+        check_holds_only(plan.root, DEMO_ENTRIES, "the demo")
     if open_stage(plan.source, plan.synth, force=force).is_done:
         result.reused.append("synth")
     else:
@@ -125,8 +141,9 @@ def run_demo(
 
 def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
     """Memorization and fine structures of the unselected synthetic images, in the frozen
-    ImageNet features (the default extractor), into ``experiment/audit/``; the experiment
-    audits each variant's realism itself (``experiment/audit/VARIANT/realism``)."""
+    ImageNet features (the default extractor; memorization at ``plan.audit_px``), into
+    ``experiment/audit/``; the experiment audits each variant's realism itself
+    (``experiment/audit/VARIANT/realism``)."""
     from lesiongan.evaluate.run import (
         MemorizationConfig,
         StructuresConfig,
@@ -137,13 +154,20 @@ def _audit(plan: DemoPlan, force: bool, stage: StageFn) -> list[str]:
     audit = plan.experiment_dir / "audit"
     with stage("audit memorization") as progress:  # reused when equal (same config)
         run_memorization(
-            plan.dataset, plan.synthetic, audit / "memorization", MemorizationConfig(),
+            plan.dataset, plan.synthetic, audit / "memorization",
+            MemorizationConfig(imagenet_size=plan.audit_px),
             force=force, progress=progress,
         )  # fmt: skip
     with stage("audit structures") as progress:
         run_structures(
-            plan.dataset, plan.synthetic, audit / "structures", StructuresConfig(),
+            plan.dataset, plan.synthetic, audit / "structures",
+            StructuresConfig(max_images=plan.structures_max_images),
             force=force, progress=progress,
         )  # fmt: skip
     realism = [v.name for v in plan.experiment.variants]
-    return [f"realism ({', '.join(realism)})", "memorization, structures (unselected)"]
+    px, n = plan.audit_px, plan.structures_max_images
+    return [
+        f"realism ({', '.join(realism)}; ImageNet features at {px} px)",
+        f"memorization (unselected; {px} px)",
+        f"structures (unselected; 224 px, at most {n} images per set)",
+    ]

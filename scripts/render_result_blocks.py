@@ -1,0 +1,48 @@
+"""Re-render every result block of README.md and docs/ from the committed results.
+
+``<!-- verdict:NAME -->`` blocks get ``lesiongan report docs/results/NAME --markdown`` (tables and
+sentences); ``<!-- headline:NAME -->`` blocks get the plain sentences alone. Run it after new
+results are exported; ``tests/test_readme_verdict.py`` fails while a block is stale.
+
+    python scripts/render_result_blocks.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from doc_pages import doc_pages  # noqa: E402
+from lesiongan.experiments.verdict import (  # noqa: E402
+    render_verdict_headline,
+    render_verdict_markdown,
+)
+
+RENDER = {"verdict": render_verdict_markdown, "headline": render_verdict_headline}
+
+
+def render(text: str) -> str:
+    def block(m: re.Match[str]) -> str:
+        kind, name = m.group(1), m.group(2)
+        results = json.loads((ROOT / "docs" / "results" / name / "results.json").read_text())
+        return f"<!-- {kind}:{name} -->\n{RENDER[kind](results)}\n<!-- /{kind}:{name} -->"
+
+    pattern = r"<!-- (verdict|headline):([\w.-]+) -->\n?.*?\n?<!-- /\1:\2 -->"
+    return re.sub(pattern, block, text, flags=re.S)
+
+
+def main() -> None:
+    for page in doc_pages(ROOT):
+        text = page.read_text(encoding="utf-8")
+        new = render(text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+            print(f"rendered {page.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
