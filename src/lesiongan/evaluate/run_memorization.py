@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from lesiongan.config import save_config
 from lesiongan.evaluate.common import (
     FeatureConfig,
     FeatureStore,
@@ -50,10 +49,8 @@ from lesiongan.evaluate.memorization import (
 from lesiongan.evaluate.neighbors import nearest_neighbors, ssim_neighbors
 from lesiongan.evaluate.plots import save_histograms, save_rows
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
+from lesiongan.utils.stage import begin_stage
 
 TRANSFORMS = {
     "identity": lambda x: x,
@@ -147,10 +144,16 @@ def run_memorization(
     device = resolve_device(cfg.device)
     size = inputs.size_px
     tfs = list(TRANSFORMS) if cfg.flips else ["identity"]
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
+    stage = begin_stage(
+        out,
+        cfg,
+        [inputs.dataset_root, inputs.synthetic_root],
+        name="eval memorization",
+        force=force,
+    )
     if stage.is_done:  # an equal audit is there: reuse it
         return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    with stage.write() as tmp:
         store = FeatureStore(tmp, extractor, cfg)
         px = {k: read_images(s, size) for k, s in (("train", train), ("test", test), ("syn", syn))}
         ref_px = np.concatenate([TRANSFORMS[t](px["train"]) for t in tfs])
@@ -207,8 +210,7 @@ def run_memorization(
             "distance to the nearest training image",
         )
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval memorization", input_fingerprints(inputs))
+        stage.provenance = input_fingerprints(inputs)
     return m
 
 

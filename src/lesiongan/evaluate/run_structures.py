@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from lesiongan.config import save_config
 from lesiongan.evaluate.common import EvalConfig, input_fingerprints, load_inputs, save_metrics
 from lesiongan.evaluate.feature_cache import cached_features, resolve_cache_dir
 from lesiongan.evaluate.features import build_imagenet
@@ -39,10 +38,8 @@ from lesiongan.evaluate.structures import (
     load_validation,
 )
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
+from lesiongan.utils.stage import begin_stage
 
 SCORES_CSV = "structure_scores.csv"
 
@@ -86,12 +83,14 @@ def run_structures(
     size = inputs.size_px
     extractor = build_imagenet(resolve_device(cfg.device))
     probes = load_probes(size, extractor.id)
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
+    stage = begin_stage(
+        out, cfg, [inputs.dataset_root, inputs.synthetic_root], name="eval structures", force=force
+    )
     if stage.is_done:
         return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
     probe_px = next(iter(probes.values())).size_px
     validation = load_validation().get(str(probe_px), {})
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    with stage.write() as tmp:
         cache = resolve_cache_dir(cfg.cache)
         sides = {"real": real, "synthetic": syn}
         pixels, scores = {}, {}
@@ -123,8 +122,7 @@ def run_structures(
         _write_scores(tmp / SCORES_CSV, sides, scores)
         _examples(tmp / "examples.png", sides, pixels, scores, cfg.examples)
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval structures", input_fingerprints(inputs))
+        stage.provenance = input_fingerprints(inputs)
     return m
 
 

@@ -31,6 +31,11 @@ and self-describing state files (:mod:`lesiongan.utils.state`).
 Temporary siblings left by a killed process (``.NAME.tmp-PID-…``) are removed when their
 process is gone.
 
+Every stage runs this preamble through :func:`begin_stage` (the decision, the refusals that
+follow from ``--resume``) and writes through the :class:`StageRun` it returns: ``write()``
+(atomic, adds ``config.yaml`` and ``provenance.json``), ``status()``, ``continued()``. No stage
+decides about its directory itself.
+
 ``--force`` replaces only what lesiongan wrote, and one process at a time writes a directory:
 both rules live in :mod:`lesiongan.utils.outdir` (:func:`check_replaceable`,
 :func:`stage_lock`). A resumable stage holds :func:`stage_lock` for its whole run, around
@@ -40,13 +45,13 @@ records the directory's entries so that a later ``--force`` knows them as the st
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import json
 import logging
 import os
-import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,15 +59,19 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from lesiongan.config import save_config
 from lesiongan.errors import LesionganError, OutputExistsError
 from lesiongan.utils.outdir import (
     atomic_output_dir,
+    check_output_dir,
     check_overlap,
     check_replaceable,
     record_outputs,
+    remove_stale_temporaries,
     stage_lock,
     write_text_atomic,
 )
+from lesiongan.utils.provenance import save_provenance
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +87,9 @@ __all__ = [
     "RESUME",
     "ConfigChangedError",
     "Stage",
+    "StageRun",
     "atomic_output_dir",
+    "begin_stage",
     "config_diff",
     "locked_stage",
     "open_stage",
@@ -219,37 +230,6 @@ def mark_ended(out: Path, exc: BaseException) -> None:
         log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
 
 
-def remove_stale_temporaries(out: Path) -> list[Path]:
-    """Remove ``.NAME.tmp-PID-…`` / ``.NAME.old-…`` siblings whose writer process is gone."""
-    out = Path(out)
-    parent = out.resolve().parent if out.parent.exists() else None
-    removed: list[Path] = []
-    if parent is None:
-        return removed
-    for p in parent.glob(f".{out.name}.*"):
-        kind, _, rest = p.name[len(out.name) + 2 :].partition("-")
-        if kind not in ("tmp", "old"):
-            continue
-        pid = rest.split("-")[0]
-        if kind == "tmp" and pid.isdigit() and _alive(int(pid)):
-            continue
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        removed.append(p)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_stage(
     out: Path,
     config: BaseModel,
@@ -306,3 +286,112 @@ def rewrite_config(out: Path, config: BaseModel) -> None:
     """Replace ``config.yaml`` atomically (after a resume that changed keys on purpose)."""
     text = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
     write_text_atomic(Path(out) / CONFIG_FILE, text)
+
+
+# -- the preamble every stage runs -----------------------------------------------------------
+
+
+@dataclass
+class StageRun:
+    """One run of a stage on its output directory, made by :func:`begin_stage`: what
+    :func:`open_stage` decided, then the writing (:meth:`write`, :meth:`status`)."""
+
+    decision: Stage
+    config: BaseModel | None
+    name: str  # provenance.json's "stage", e.g. "eval realism"
+    inputs: list[Path]
+    force: bool
+    provenance: dict[str, Any] = field(default_factory=dict)  # provenance.json's "inputs"
+
+    @property
+    def path(self) -> Path:
+        return self.decision.path
+
+    @property
+    def state(self) -> str:
+        return self.decision.state
+
+    @property
+    def is_new(self) -> bool:
+        return self.decision.is_new
+
+    @property
+    def is_done(self) -> bool:
+        return self.decision.is_done
+
+    @property
+    def changed(self) -> list[str]:
+        return self.decision.changed
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Path]:
+        """Yield a temporary directory; when the block succeeds, add ``config.yaml`` and
+        ``provenance.json`` (set :attr:`provenance` in the block) and rename it to the output
+        (:func:`atomic_output_dir`). A non-resumable stage writes its whole output here, a
+        resumable one the files it starts with."""
+        with atomic_output_dir(self.path, self.inputs, self.force) as tmp:
+            yield tmp
+            if self.config is not None:
+                save_config(self.config, tmp / CONFIG_FILE)
+            save_provenance(tmp, self.name, self.provenance)
+
+    def continued(self) -> None:
+        """A resumed run whose keys changed on purpose records what runs from now on."""
+        if self.changed and self.config is not None:
+            rewrite_config(self.path, self.config)
+
+    def status(self, state: str, **fields: Any) -> None:
+        """``status.json`` of a resumable stage (:func:`write_status`)."""
+        write_status(self.path, state, **fields)
+
+
+def begin_stage(
+    out: Path,
+    config: BaseModel | None,
+    inputs: Iterable[Path] = (),
+    *,
+    name: str,
+    force: bool = False,
+    reuse: bool = True,
+    resumable: bool = False,
+    resume: bool | None = False,
+    may_change: Iterable[str] = (),
+    done_files: Iterable[str] = (),
+    check: Callable[[Path], None] | None = None,
+) -> StageRun:
+    """The preamble of every stage, before its work: the decision on ``out``
+    (:func:`open_stage`) and the refusals that follow from it; raise when refused.
+
+    ``reuse=False``: a stage whose input changes under it (the results of a live study): an
+    existing output is refused without ``force``, whatever config made it.
+    ``resume`` (resumable stages): False = a new run (an equal finished one is reused, an
+    unfinished one refused), True = continue an existing run (refused when there is none),
+    None = whatever the directory needs (experiments).
+    ``check``: called with ``out`` when it exists and is to be reused or resumed (e.g. that it
+    was made from the same data), before an unfinished run is refused.
+    """
+    out, inputs = Path(out), list(inputs)
+    if reuse and config is not None:
+        decision = open_stage(
+            out,
+            config,
+            inputs,
+            force=force,
+            resumable=resumable,
+            may_change=may_change,
+            done_files=done_files,
+        )
+    else:
+        check_output_dir(out, inputs, force)
+        remove_stale_temporaries(out)
+        decision = Stage(out, NEW)
+    if resume and decision.is_new and not force:
+        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start one")
+    if not decision.is_new and check is not None:
+        check(out)
+    if decision.state == RESUME and resume is False:
+        raise OutputExistsError(
+            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
+            "or --force to start again"
+        )
+    return StageRun(decision, config, name, inputs, force)
