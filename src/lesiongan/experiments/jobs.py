@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from lesiongan.config import Config
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.cells import Cell, cell_status
-from lesiongan.utils.stage import open_stage
+from lesiongan.utils.stage import begin_stage, open_stage
 
 ProgressFn = Callable[..., None]
 
@@ -208,18 +208,15 @@ class FeaturesTask:
 
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         from lesiongan.classify.features import precompute_features
-        from lesiongan.config import save_config
-        from lesiongan.utils.outdir import atomic_output_dir
 
-        cfg = self.config()
         inputs = [self.dataset] + ([self.synthetic] if self.synthetic else [])
-        if open_stage(self.out, cfg, inputs).is_done:
+        stage = begin_stage(self.out, self.config(), inputs, name="experiment features")
+        if stage.is_done:
             return
         done = precompute_features(
             self.dataset, self.classify, self.synthetic, workers=workers, progress=progress
         )
-        with atomic_output_dir(self.out, inputs) as tmp:
-            save_config(cfg, tmp / "config.yaml")
+        with stage.write() as tmp:
             (tmp / "features.json").write_text(json.dumps(done, indent=2) + "\n")
 
 

@@ -25,16 +25,17 @@ requested config key by key. On resume, keys the user changes on purpose (``--se
 
 Non-resumable stages write their directory atomically (:func:`atomic_output_dir`), so an
 existing directory is a finished one. Resumable stages (GAN and classifier training,
-experiments) keep ``status.json`` (``running`` / ``stopped`` / ``done`` plus progress fields)
-and self-describing state files (:mod:`lesiongan.utils.state`).
+experiments) keep ``status.json`` (:mod:`lesiongan.utils.status`) and self-describing state
+files (:mod:`lesiongan.utils.state`).
 
 Temporary siblings left by a killed process (``.NAME.tmp-PID-…``) are removed when their
 process is gone.
 
 Every stage runs this preamble through :func:`begin_stage` (the decision, the refusals that
 follow from ``--resume``) and writes through the :class:`StageRun` it returns: ``write()``
-(atomic, adds ``config.yaml`` and ``provenance.json``), ``status()``, ``continued()``. No stage
-decides about its directory itself.
+(atomic, adds ``config.yaml`` and ``provenance.json``), ``status()``, ``continued()``. A stage
+whose output is one file (a Turing study) runs :func:`begin_file_stage`. No stage decides
+about its output itself.
 
 ``--force`` replaces only what lesiongan wrote, and one process at a time writes a directory:
 both rules live in :mod:`lesiongan.utils.outdir` (:func:`check_replaceable`,
@@ -46,11 +47,7 @@ records the directory's entries so that a later ``--force`` knows them as the st
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
-import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,26 +57,24 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lesiongan.config import save_config
-from lesiongan.errors import LesionganError, OutputExistsError
+from lesiongan.errors import DataError, LesionganError, OutputExistsError
 from lesiongan.utils.outdir import (
     atomic_output_dir,
     check_output_dir,
     check_overlap,
     check_replaceable,
-    record_outputs,
     remove_stale_temporaries,
     stage_lock,
     write_text_atomic,
 )
 from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.status import locked_stage, read_status, write_status
 
 log = logging.getLogger(__name__)
 
 NEW, RESUME, DONE = "new", "resume", "done"
-RUNNING, FAILED, STOPPED = "running", "failed", "stopped"
-CONFIG_FILE, STATUS_FILE = "config.yaml", "status.json"
+CONFIG_FILE = "config.yaml"
 C = TypeVar("C", bound=BaseModel)
-F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "DONE",
@@ -89,6 +84,7 @@ __all__ = [
     "Stage",
     "StageRun",
     "atomic_output_dir",
+    "begin_file_stage",
     "begin_stage",
     "config_diff",
     "locked_stage",
@@ -159,75 +155,6 @@ def read_saved_config(path: Path, cls: type[C]) -> C | None:
         return cls.model_validate(data)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ValidationError, TypeError):
         return None
-
-
-def read_status(path: Path) -> dict[str, Any]:
-    """``status.json`` of a resumable stage (empty when it has none)."""
-    try:
-        data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_status(path: Path, state: str, **fields: Any) -> None:
-    """Atomically write ``status.json``: ``{"state": state, **fields}``; record the directory's
-    entries as the stage's own (see :func:`lesiongan.utils.outdir.record_outputs`)."""
-    write_text_atomic(Path(path) / STATUS_FILE, json.dumps({"state": state, **fields}) + "\n")
-    record_outputs(Path(path))
-
-
-def locked_stage(param: str = "out") -> Callable[[F], F]:
-    """Decorate a resumable stage's entry point: it runs holding the lock of the directory given
-    as ``param`` (:func:`stage_lock`), and a run that raises leaves ``status.json`` saying
-    ``failed`` (or ``stopped`` when interrupted) with the reason, never ``running``. A call
-    refused before it wrote the status (another config, an unfinished run without --resume, a
-    directory --force may not replace) leaves the directory's status as it was."""
-
-    def decorate(fn: F) -> F:
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            out = Path(signature.bind(*args, **kwargs).arguments[param])
-            with stage_lock(out):
-                before = _status_stamp(out)
-                try:
-                    return fn(*args, **kwargs)
-                except BaseException as exc:
-                    if _status_stamp(out) != before:  # this process ran it: a refusal did not
-                        mark_ended(out, exc)
-                    raise
-
-        return run  # type: ignore[return-value]
-
-    return decorate
-
-
-def _status_stamp(out: Path) -> tuple[int, int] | None:
-    """Identifies the status file's version (each write replaces the file)."""
-    try:
-        st = os.stat(Path(out) / STATUS_FILE)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
-def mark_ended(out: Path, exc: BaseException) -> None:
-    """A run that raised: ``status.json`` ``running`` becomes ``failed`` (``stopped`` on Ctrl-C)
-    with the reason; other states are kept. Only the process that holds the lock writes."""
-    status = read_status(out)
-    if status.get("state") != RUNNING or int(os.environ.get("RANK", "0") or 0) != 0:
-        return
-    interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
-    reason = "interrupted" if interrupted else (str(exc) or type(exc).__name__)
-    if not interrupted and not isinstance(exc, LesionganError):
-        reason = f"{type(exc).__name__}: {reason}"
-    fields = {k: v for k, v in status.items() if k not in ("state", "reason")}
-    try:
-        write_status(out, STOPPED if interrupted else FAILED, **fields, reason=reason)
-    except OSError:  # the disk that made the run fail may refuse this too: the error says why
-        log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
 
 
 def open_stage(
@@ -395,3 +322,29 @@ def begin_stage(
             "or --force to start again"
         )
     return StageRun(decision, config, name, inputs, force)
+
+
+def begin_file_stage(
+    path: Path,
+    inputs: Iterable[Path] = (),
+    *,
+    force: bool = False,
+    what: str,
+    option: str,
+    check_ours: Callable[[Path], None],
+) -> Stage:
+    """The preamble of a stage whose output is one file (``what``, given as ``option``): always
+    ``new``, as the file changes after it is made (a study collects answers). An existing file
+    is replaced only with ``force`` and when ``check_ours`` (which raises) lets it; the file is
+    never written into an input."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; {option} is the {what} file to create")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists (use --force to replace it)")
+    if path.exists():
+        check_ours(path)
+    for inp in inputs:
+        if Path(inp).resolve() in path.resolve().parents:
+            raise DataError(f"{path}: the {what} must not be written into the input {inp}")
+    return Stage(path, NEW)

@@ -19,7 +19,6 @@ from lesiongan.experiments.config import ImbalanceConfig
 from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
 from lesiongan.recipes import RECIPES
-from lesiongan.utils.stage import open_stage
 
 
 @dataclass
@@ -91,23 +90,13 @@ def run_demo(
     plan: DemoPlan, force: bool = False, workers: int | None = None, stage: StageFn = no_progress
 ) -> DemoResult:
     result = DemoResult(plan)
-    if open_stage(plan.source, plan.synth, force=force).is_done:
-        result.reused.append("synth")
-    else:
-        with stage("synth") as progress:
-            run_synth(plan.source, plan.synth, force=force, workers=workers, progress=progress)
-    if open_stage(plan.dataset, plan.prepare, [plan.source], force=force).is_done:
-        result.reused.append("prepare")
-    else:
-        with stage("prepare") as progress:
-            run_prepare(
-                plan.source,
-                plan.dataset,
-                plan.prepare,
-                force=force,
-                workers=workers,
-                progress=progress,
-            )
+    with stage("synth") as progress:  # each stage reuses an equal finished output itself
+        synth = run_synth(plan.source, plan.synth, force, workers, progress)
+    with stage("prepare") as progress:
+        prepared = run_prepare(
+            plan.source, plan.dataset, plan.prepare, force=force, workers=workers, progress=progress
+        )
+    result.reused += [name for name, r in (("synth", synth), ("prepare", prepared)) if r.reused]
     if ensure_gan(plan.dataset, plan.gan_run, plan.gan, force, stage):
         result.reused.append("gan")
     from lesiongan.experiments.imbalance import run_imbalance, sample_counts
