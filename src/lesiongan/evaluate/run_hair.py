@@ -10,7 +10,6 @@ distance between the real train and test splits is the floor (``*_wasserstein_fl
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,12 +18,11 @@ import numpy as np
 from pydantic import Field
 from scipy.stats import wasserstein_distance
 
-from lesiongan.evaluate.common import EvalConfig, input_fingerprints, load_inputs, save_metrics
+from lesiongan.evaluate.common import EvalConfig, begin_audit, load_inputs, save_metrics
 from lesiongan.evaluate.hair import HairParams, HairStats, compute_hair_stats
 from lesiongan.evaluate.images import ImageSet, check_classes, read_images
 from lesiongan.evaluate.plots import overlay_mask, save_histograms, save_rows
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.stage import begin_stage
 
 STATS = ("hair_fraction", "hair_components", "hair_length")
 
@@ -86,11 +84,9 @@ def run_hair(
     classes = check_classes(real, syn, str(inputs.dataset_root))
     test = inputs.real.get(cfg.reference_split)
     size, params = inputs.size_px, cfg.params()
-    stage = begin_stage(
-        out, cfg, [inputs.dataset_root, inputs.synthetic_root], name="eval hair", force=force
-    )
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+    stage, reused = begin_audit(out, cfg, inputs, "eval hair", force)
+    if reused is not None:  # an equal audit is there
+        return reused
     with stage.write() as tmp:
         named = {"real": real, "synthetic": syn}
         if test is not None and len(test):
@@ -121,7 +117,6 @@ def run_hair(
         for key in ("real", "synthetic"):
             _mask_grid(tmp / f"hair_masks_{key}.png", sets[key], pixels[key], masks[key], cfg)
         save_metrics(tmp, m)
-        stage.provenance = input_fingerprints(inputs)
     return m
 
 

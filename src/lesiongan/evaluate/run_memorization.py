@@ -15,7 +15,6 @@ C_T never does: it is computed as Meehan et al. wrote it, on the training images
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from pydantic import Field
 from lesiongan.evaluate.common import (
     FeatureConfig,
     FeatureStore,
-    input_fingerprints,
+    begin_audit,
     load_inputs,
     make_extractor,
     save_metrics,
@@ -50,7 +49,6 @@ from lesiongan.evaluate.neighbors import nearest_neighbors, ssim_neighbors
 from lesiongan.evaluate.plots import save_histograms, save_rows
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.stage import begin_stage
 
 TRANSFORMS = {
     "identity": lambda x: x,
@@ -144,15 +142,9 @@ def run_memorization(
     device = resolve_device(cfg.device)
     size = inputs.size_px
     tfs = list(TRANSFORMS) if cfg.flips else ["identity"]
-    stage = begin_stage(
-        out,
-        cfg,
-        [inputs.dataset_root, inputs.synthetic_root],
-        name="eval memorization",
-        force=force,
-    )
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+    stage, reused = begin_audit(out, cfg, inputs, "eval memorization", force)
+    if reused is not None:  # an equal audit is there
+        return reused
     with stage.write() as tmp:
         store = FeatureStore(tmp, extractor, cfg)
         px = {k: read_images(s, size) for k, s in (("train", train), ("test", test), ("syn", syn))}
@@ -210,7 +202,6 @@ def run_memorization(
             "distance to the nearest training image",
         )
         save_metrics(tmp, m)
-        stage.provenance = input_fingerprints(inputs)
     return m
 
 

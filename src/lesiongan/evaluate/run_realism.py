@@ -20,7 +20,6 @@ the images, independent of n. The metrics themselves are those of the registry
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -32,7 +31,7 @@ from lesiongan.errors import DataError
 from lesiongan.evaluate.common import (
     FeatureConfig,
     FeatureStore,
-    input_fingerprints,
+    begin_audit,
     load_inputs,
     make_extractor,
     save_metrics,
@@ -45,7 +44,6 @@ from lesiongan.evaluate.plots import save_metric_bars, save_pca_scatter, save_ro
 from lesiongan.evaluate.realism import DC_K, PR_K, fid_infinity
 from lesiongan.evaluate.swd import pyramid_levels
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.stage import begin_stage
 
 log = logging.getLogger(__name__)
 COMPARED_CSV = "compared_images.csv"
@@ -171,11 +169,9 @@ def run_realism(
     method, ref, floor = _floor_sets(inputs, real, classes, cfg)
     extractor = make_extractor(cfg)
     size = inputs.size_px
-    stage = begin_stage(
-        out, cfg, [inputs.dataset_root, inputs.synthetic_root], name="eval realism", force=force
-    )
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+    stage, reused = begin_audit(out, cfg, inputs, "eval realism", force)
+    if reused is not None:  # an equal audit is there
+        return reused
     s_rows, f_rows = equal_n_subsets(syn, floor, classes, cfg.n_per_class, cfg.seed)
     with stage.write() as tmp:
         store = FeatureStore(tmp, extractor, cfg)
@@ -206,7 +202,6 @@ def run_realism(
         m["compared_images"] = COMPARED_CSV
         _plots(tmp, m, ref, syn, feats, pixels, classes)
         save_metrics(tmp, m)
-        stage.provenance = input_fingerprints(inputs)
     return m
 
 
