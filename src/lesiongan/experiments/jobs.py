@@ -38,6 +38,9 @@ class Task(Protocol):
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         """``workers``: image-loading processes (1 inside a parallel worker)."""
 
+    # optional: ``multi_gpu_command(n_gpus, config_file, resume) -> argv``, the command that
+    # runs the task on several GPUs of one node (a launcher with more than one GPU uses it)
+
 
 @dataclass(frozen=True)
 class GanTask:
@@ -52,6 +55,22 @@ class GanTask:
         from lesiongan.gan.run import run_training
 
         run_training(self.dataset, self.run, self.config, resume=None, progress=progress)
+
+    def multi_gpu_command(self, n_gpus: int, config_file: Path, resume: bool) -> list[str]:
+        """``torchrun --nproc_per_node=N -m lesiongan gan train`` with the resolved config
+        (written to ``config_file``)."""
+        import sys
+
+        from lesiongan.config import save_config
+
+        save_config(self.config, config_file)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        cmd += [f"--nproc_per_node={n_gpus}", "-m", "lesiongan", "gan", "train", str(self.dataset)]
+        return (
+            cmd
+            + ["--out", str(self.run), "--config", str(config_file)]
+            + (["--resume"] if resume else [])
+        )
 
 
 @dataclass(frozen=True)
