@@ -73,7 +73,6 @@ def main() -> None:
         "command": f"benchmarks/bench_cached.py --dataset {args.dataset} --sizes "
         f"{' '.join(map(str, args.sizes))} --n {args.n} --threads {args.threads}",
         "threads": args.threads,
-        "load_average_1min_at_end": round(os.getloadavg()[0], 2),  # a shared machine
         "extraction_img_per_s": {
             f"{s}px": round(extraction_rate(s, args.n), 1) for s in args.sizes
         },
@@ -83,6 +82,7 @@ def main() -> None:
         result["cell_seconds"] = {
             s: round(cell_seconds(args.dataset, s), 1) for s in ("none", "oversample")
         }
+    result["load_average_1min_at_end"] = round(os.getloadavg()[0], 2)  # a shared machine
     write_result("cached_cpu", result)
 
 

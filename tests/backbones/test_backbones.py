@@ -146,3 +146,42 @@ def test_file_features_are_cached_by_content(tmp_path: Path) -> None:
     assert not np.allclose(changed[0, 0], first[0, 0]) and np.allclose(changed[:, 1:], first[:, 1:])
     with pytest.raises(LesionganError, match="takes 32 to"):
         FeatureSpec(LITE0, 16)
+
+
+def test_features_of_a_subset_are_rows_of_the_cached_set(tmp_path: Path) -> None:
+    """A fraction of a dataset, or its held-out images, reuses the rows cached for the whole
+    set (matched by file content): nothing is computed for them, and only new files are."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from lesiongan.backbones.features import FeatureSpec, file_features
+
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(5):
+        p = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(p)
+        paths.append(p)
+    spec, cache = FeatureSpec(LITE0, 32, views=2), tmp_path / "cache"
+    whole = file_features(paths, spec, cache)
+
+    def no_network() -> torch.nn.Module:
+        raise AssertionError("computed features that were cached")
+
+    subset = [paths[3], paths[0], paths[3]]  # reordered, one twice
+    rows = file_features(subset, spec, cache, net=no_network)
+    assert np.array_equal(rows, whole[:, [3, 0, 3]])
+    new = tmp_path / "new.png"
+    Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(new)
+    steps = []
+    more = file_features([paths[1], new], spec, cache, progress=lambda d, t: steps.append(t))
+    # one image computed: its views are the only steps
+    assert np.array_equal(more[:, 0], whole[:, 1]) and set(steps) == {spec.views}
+    # an entry recorded before rows were indexed gets its index on its next hit
+    meta_path = next(p for p in cache.glob("*.json") if json.loads(p.read_text())["n"] == 5)
+    meta = json.loads(meta_path.read_text())
+    meta_path.write_text(json.dumps({k: v for k, v in meta.items() if k != "digests"}))
+    file_features(paths, spec, cache, net=no_network)
+    assert json.loads(meta_path.read_text())["digests"] == meta["digests"]

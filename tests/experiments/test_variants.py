@@ -7,10 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from lesiongan.errors import ConfigError
 from lesiongan.experiments.config import ImbalanceConfig
-from lesiongan.experiments.imbalance import run_imbalance
+from lesiongan.experiments.imbalance import plan_imbalance, run_imbalance
 from lesiongan.experiments.verdict import render_verdict_markdown
 
 TINY_GAN = {
@@ -30,6 +31,7 @@ def _cfg(dataset: Path, **extra) -> ImbalanceConfig:
         ],
         "cas": True,
         "audit": True,
+        "audit_size": 64,  # the audit's ImageNet features at 64 px (cheap here)
         "seeds": [0, 1],
         "classify": {"image_size": 16, "epochs": 1, "batch_size": 8, "predict_train": False},
         "bootstrap": 100,
@@ -68,6 +70,8 @@ def test_variants_are_sampled_selected_compared_and_reported(
         with open(out / "synthetic" / name / "manifest.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         assert len(rows) == 18 and ("select_score" in rows[0]) == bool(sel)
+    audit = yaml.safe_load((out / "audit" / "clf" / "realism" / "config.yaml").read_text())
+    assert audit["features"] == "imagenet" and audit["imagenet_size"] == 64
     clf_sel = json.loads((out / "synthetic" / "clf" / "synthetic.json").read_text())["selection"]
     assert clf_sel["classifier"] == str((out / "runs" / "oversample" / "seed-0").resolve())
     # the verdict's comparisons: against none and against the best real-only strategy, chosen
@@ -117,3 +121,68 @@ def test_variant_configs_are_checked(tiny_dataset: Path) -> None:
     with pytest.raises(ValueError, match="need the real-only baseline"):
         _cfg(tiny_dataset, strategies=["oversample", "synthetic-balance"])
     assert ConfigError  # the CLI turns these into one-line config errors
+
+
+@pytest.mark.slow
+def test_finetune_cells_are_chosen_on_validation_after_the_others(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    """``finetune: {cells: [reference, best-synthetic]}``: once every other cell has finished,
+    the reference real-only strategy and the synthetic cell with the best validation macro AUC
+    run again with the finetune settings (``ft-`` runs), compared with the fine-tuned reference."""
+    cfg = _cfg(
+        tiny_dataset,
+        variants=[{"name": "all"}],
+        cas=False,
+        audit=False,
+        finetune={
+            "cells": ["reference", "best-synthetic"],
+            "seeds": [0],
+            "classify": {"epochs": 2},
+        },
+    )
+    out = tmp_path / "exp"
+    results = run_imbalance(cfg, out)
+    val = results["validation"]
+    ref, best = results["reference"], "synthetic-balance@all"  # the only synthetic cell
+    assert results["finetune_chosen"] == {"reference": ref, "best-synthetic": best}
+    assert ref == max(("none", "oversample"), key=lambda s: val[s]["macro_auc"])
+    assert results["finetune"]["reference"] == f"ft-{ref}"
+    assert set(results["finetune"]["paired_vs_reference"]) == {f"ft-{best}"}
+    ft = yaml.safe_load((out / "runs" / f"ft-{best}" / "seed-0" / "config.yaml").read_text())
+    assert ft["epochs"] == 2 and ft["strategy"] == "synthetic-balance"
+    assert not (out / "runs" / f"ft-{ref}" / "seed-1").exists()  # finetune.seeds only
+    assert f"best-synthetic = `{best}`" in render_verdict_markdown(results)
+    # the choice waits for the cells it is made from: planned again from scratch, it is deferred
+    fresh = plan_imbalance(cfg, tmp_path / "fresh")
+    assert fresh.deferred and not any(j.key.startswith("ft-") for j in fresh.jobs)
+
+
+def test_finetune_names_are_checked(tiny_dataset: Path) -> None:
+    with pytest.raises(ValueError, match="not a run of this experiment"):
+        _cfg(tiny_dataset, finetune={"cells": ["best-real"]})
+    with pytest.raises(ValueError, match="finetune needs variants"):
+        _cfg(tiny_dataset, variants=[], sample={"synthetic": "x"}, finetune={"cells": ["none"]})
+
+
+def test_a_variant_may_sample_its_own_counts(tiny_dataset: Path, tmp_path: Path) -> None:
+    """``variants[].per_class`` overrides ``sample.per_class`` for that set only (a selected set
+    whose strategies need no more than balance); ``balance`` fills every class up to the largest."""
+    cfg = _cfg(
+        tiny_dataset,
+        variants=[
+            {"name": "all"},
+            {"name": "few", "select": "d-score", "keep": 0.5, "per_class": {"melanoma": 3}},
+            {"name": "bal", "select": "d-score", "keep": 0.5, "per_class": "balance"},
+        ],
+        cas=False,  # (CAS would give every class as many as the neediest one)
+        audit=False,
+        sample={"per_class": {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 6}},
+    )
+    tasks = {j.key: j.task for j in plan_imbalance(cfg, tmp_path / "exp").jobs}
+    per_class = {k: t.config.per_class for k, t in tasks.items() if k.startswith("sample/")}
+    assert per_class["sample/all"] == {"melanoma": 6, "seborrheic_keratosis": 6, "nevus": 6}
+    assert per_class["sample/few"] == {"melanoma": 3}
+    counts = json.loads((tiny_dataset / "dataset.json").read_text())["counts"]["train"]
+    largest = max(counts.values())
+    assert per_class["sample/bal"] == {c: largest - n for c, n in counts.items() if n < largest}

@@ -10,7 +10,9 @@ orientation, so these are free augmentations and test-time views. View 0 is the 
 
 Cache location: ``cache_dir`` when given, else ``$LESIONGAN_CACHE/features``, else
 ``~/.cache/lesiongan/features``. Entries are ``<key>.npy`` (float32, views x N x D) written
-atomically, plus ``<key>.json`` (what they are). Deleting the folder is always safe.
+atomically, plus ``<key>.json`` (what they are, with each row's file sha256: a set of files whose
+features were cached as part of another set, e.g. a fraction of a dataset or its held-out images,
+copies those rows instead of computing them). Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -79,10 +81,7 @@ def default_cache_dir() -> Path:
 
 def files_fingerprint(paths: Sequence[Path]) -> str:
     """The sha256 over the files' contents, in order (not their names or places)."""
-    h = hashlib.sha256()
-    for p in paths:
-        h.update(sha256_file(p).encode())
-    return h.hexdigest()
+    return _fingerprint([sha256_file(p) for p in paths])
 
 
 @torch.no_grad()
@@ -127,40 +126,90 @@ def file_features(
     cache misses); None builds it then."""
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    fingerprint = files_fingerprint(paths)
+    digests = [sha256_file(p) for p in paths]
+    fingerprint = _fingerprint(digests)
     key = hashlib.sha256(f"{fingerprint}:{spec.id}".encode()).hexdigest()[:40]
     path = cache / f"{key}.npy"
+    meta = {"spec": spec.id, "n": len(paths), "files": fingerprint, "digests": digests}
     if path.is_file():
-        _check_entry(path, fingerprint, spec)
+        known = _check_entry(path, fingerprint, spec)
         try:
             feats = np.load(path)
         except (OSError, ValueError):
             feats = None  # a damaged entry is recomputed
         if feats is not None and feats.shape[:2] == (spec.views, len(paths)):
             log.info("features of %d images from cache %s", len(paths), path)
+            if not known.get("digests"):  # an entry from before rows were indexed
+                _write_meta(path, {**known, **meta})
             return feats
     if not paths:
         return np.zeros((spec.views, 0, get_backbone(spec.backbone).feature_dim), np.float32)
-    arrays = parallel_map(read_prepared_job, [(str(p), spec.image_size) for p in paths], workers)
-    images = torch.from_numpy(np.stack(arrays))
-    if net is None:
-        net = build_backbone(spec.backbone, "imagenet").to(device or torch.device("cpu"))
-    elif not isinstance(net, torch.nn.Module):
-        net = net()
-    feats = extract(net, images, spec, progress=progress)
-    meta = {"spec": spec.id, "n": len(paths), "files": fingerprint, "first": str(paths[0])}
+    dim = get_backbone(spec.backbone).feature_dim
+    feats = np.zeros((spec.views, len(paths), dim), np.float32)
+    # rows of these very files already computed for another set (a subset of a dataset, held-out
+    # images): copied, not computed again
+    missing = _rows_from_cache(cache, spec, digests, feats)
+    if missing:
+        todo = [paths[i] for i in missing]
+        jobs = [(str(p), spec.image_size) for p in todo]
+        images = torch.from_numpy(np.stack(parallel_map(read_prepared_job, jobs, workers)))
+        if net is None:
+            net = build_backbone(spec.backbone, "imagenet").to(device or torch.device("cpu"))
+        elif not isinstance(net, torch.nn.Module):
+            net = net()
+        feats[:, missing] = extract(net, images, spec, progress=progress)
+    log.info("features of %d images: %d computed", len(paths), len(missing))
     _save(path, feats, meta)
     return feats
 
 
-def _check_entry(path: Path, fingerprint: str, spec: FeatureSpec) -> None:
+def _fingerprint(digests: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    for d in digests:
+        h.update(d.encode())
+    return h.hexdigest()
+
+
+def _rows_from_cache(
+    cache: Path, spec: FeatureSpec, digests: list[str], feats: np.ndarray
+) -> list[int]:
+    """Fill ``feats``' rows whose file (by content) is in a cached entry of the same spec;
+    return the indices of the rows still missing."""
+    want: dict[str, list[int]] = {}
+    for i, d in enumerate(digests):
+        want.setdefault(d, []).append(i)
+    for meta_path in sorted(cache.glob("*.json")) if cache.is_dir() else []:
+        if not want:
+            break
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            continue
+        rows = meta.get("digests") or []
+        hits = [(j, d) for j, d in enumerate(rows) if d in want]
+        if meta.get("spec") != spec.id or not hits:
+            continue
+        try:
+            entry = np.load(meta_path.with_suffix(".npy"), mmap_mode="r")
+        except (OSError, ValueError):
+            continue
+        if entry.shape[:2] != (spec.views, len(rows)):
+            continue
+        for j, d in hits:
+            if d in want:
+                for i in want.pop(d):
+                    feats[:, i] = entry[:, j]
+    return sorted(i for rows in want.values() for i in rows)
+
+
+def _check_entry(path: Path, fingerprint: str, spec: FeatureSpec) -> dict:
     """A cache entry whose record names other image files or another spec is refused: it was
     built from another dataset (or copied in by hand), and its features would be silently
     wrong."""
     try:
         meta = json.loads(path.with_suffix(".json").read_text())
     except (OSError, ValueError):
-        return  # no record (an entry from before records were kept, or a partial write)
+        return {}  # no record (an entry from before records were kept, or a partial write)
     files, made = meta.get("files"), meta.get("spec")
     if (files is not None and files != fingerprint) or (made is not None and made != spec.id):
         raise LesionganError(
@@ -168,6 +217,7 @@ def _check_entry(path: Path, fingerprint: str, spec: FeatureSpec) -> None:
             f"{str(files)[:12]}..., spec {made}; expected {fingerprint[:12]}..., {spec.id}); "
             "delete the entry"
         )
+    return meta
 
 
 def _save(path: Path, feats: np.ndarray, meta: dict) -> None:
@@ -177,6 +227,17 @@ def _save(path: Path, feats: np.ndarray, meta: dict) -> None:
         tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.npy")
         np.save(tmp, feats)
         os.replace(tmp, path)
-        path.with_suffix(".json").write_text(json.dumps(meta) + "\n")
     except OSError as exc:  # an unwritable cache costs time, not results
+        log.warning("feature cache %s not written (%s)", path.parent, exc)
+        return
+    _write_meta(path, meta)
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    """The entry's record (its spec, files and each row's file sha256), written atomically."""
+    try:
+        tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.json")
+        tmp.write_text(json.dumps(meta) + "\n")
+        os.replace(tmp, path.with_suffix(".json"))
+    except OSError as exc:
         log.warning("feature cache %s not written (%s)", path.parent, exc)

@@ -233,13 +233,13 @@ def build_imagenet(
     return FeatureExtractor(spec.id, run, get_backbone(backbone).feature_dim, device, "imagenet")
 
 
-Builder = Callable[[torch.device, "Path | None", "Path | None"], FeatureExtractor]
-# name -> builder(device, inception_weights, classifier); the first is the default
+Builder = Callable[[torch.device, "Path | None", "Path | None", int], FeatureExtractor]
+# name -> builder(device, inception_weights, classifier, imagenet size); the first is the default
 EXTRACTOR_BUILDERS: dict[str, Builder] = {
-    "imagenet": lambda device, weights, clf: build_imagenet(device),
-    "inception": lambda device, weights, clf: build_inception(weights, device),
-    "domain": lambda device, weights, clf: build_domain(clf, device),
-    "random": lambda device, weights, clf: build_random(device),
+    "imagenet": lambda device, weights, clf, size: build_imagenet(device, size),
+    "inception": lambda device, weights, clf, size: build_inception(weights, device),
+    "domain": lambda device, weights, clf, size: build_domain(clf, device),
+    "random": lambda device, weights, clf, size: build_random(device),
 }
 EXTRACTORS = tuple(EXTRACTOR_BUILDERS)
 
@@ -249,10 +249,12 @@ def build_extractor(
     device: torch.device,
     inception_weights: Path | None = None,
     classifier: Path | None = None,
+    imagenet_size: int = IMAGENET_SIZE_PX,
 ) -> FeatureExtractor:
+    """``imagenet_size``: the input size of the ``imagenet`` extractor (the others have theirs)."""
     if kind not in EXTRACTOR_BUILDERS:
         raise LesionganError(f"--features {kind!r}: choose one of {', '.join(EXTRACTORS)}")
-    return EXTRACTOR_BUILDERS[kind](device, inception_weights, classifier)
+    return EXTRACTOR_BUILDERS[kind](device, inception_weights, classifier, imagenet_size)
 
 
 def compute_features(

@@ -176,6 +176,9 @@ class VariantConfig(Config):
     classifier: str | None = None
     # the experiment's strategies that use synthetic images to run on this set (default: all)
     strategies: list[str] | None = None
+    # images kept per class in this set ("balance" or {class: n}; default: sample.per_class);
+    # e.g. fewer for a selected set whose strategies need no more than balance
+    per_class: Literal["balance"] | dict[str, int] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VariantConfig:
@@ -189,7 +192,9 @@ class VariantConfig(Config):
 class FinetuneCells(Config):
     """A few cells again with another classifier (e.g. full fine-tuning where the experiment's
     cells use cached features): ``cells`` are run names of the experiment (``oversample``,
-    ``synthetic-balance@unselected``), each trained with ``classify`` layered over the
+    ``synthetic-balance@unselected``) or ``reference`` / ``best-synthetic``, chosen on the
+    validation split once the other cells finish (:mod:`lesiongan.experiments.finetune`); each
+    trained with ``classify`` layered over the
     experiment's ``classify``, for ``seeds``; run names ``ft-NAME``. They are compared with
     ``ft-`` of the reference, a family of their own."""
 
@@ -215,7 +220,9 @@ class ImbalanceConfig(ExperimentBase):
     # the real-only strategy every other is compared with, besides `none`: "best" = highest mean
     # validation ``reference_metric`` among the real-only strategies run
     reference: str = "best"
-    audit: bool = False  # realism of each variant in the `none` classifier's features
+    audit: bool = False  # realism of each variant in frozen ImageNet features
+    # the input size of the audit's ImageNet features (224 as ImageNet; 128 ~10x cheaper on CPU)
+    audit_size: int = Field(224, ge=32, le=512)
     finetune: FinetuneCells | None = None  # some cells again with another classifier
 
     @field_validator("strategies")
@@ -253,11 +260,13 @@ class ImbalanceConfig(ExperimentBase):
         if (self.cas or self.audit) and "none" not in self.strategies:
             raise ValueError("cas and audit need the real-only baseline 'none' in strategies")
         if self.finetune:
+            if not self.variants:
+                raise ValueError("finetune needs variants (its cells are named STRATEGY@VARIANT)")
             known = set(self.strategies) | {
                 f"{s}@{v.name}" for v in self.variants for s in v.strategies or with_syn
             }
-            for name in self.finetune.cells:
-                if name not in known:
+            for name in self.finetune.cells:  # or a name chosen on validation
+                if name not in known and name not in ("reference", "best-synthetic"):
                     raise ValueError(f"finetune.cells: {name!r} is not a run of this experiment")
             ClassifyConfig.model_validate({**self.classify, **self.finetune.classify})
         return self

@@ -17,7 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lesiongan.classify.config import ClassifyConfig
 from lesiongan.config import load_config
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset
 from lesiongan.data.synthetic import read_info
@@ -27,10 +26,9 @@ from lesiongan.experiments.config import (
     ExperimentBase,
     ImbalanceConfig,
     VariantConfig,
-    expand_strategy,
-    strategy_settings,
     uses_synthetic,
 )
+from lesiongan.experiments.finetune import finetune_cells, finetune_names
 from lesiongan.experiments.jobs import (
     AuditTask,
     GanTask,
@@ -72,25 +70,31 @@ def require_finished_gan(run: Path) -> None:
         )
 
 
-def sample_counts(dataset: Path, cfg: ExperimentBase, every_class: bool = False) -> dict[str, int]:
-    """Images to sample per class: ``balance`` fills every class up to the largest.
+def sample_counts(
+    dataset: Path,
+    cfg: ExperimentBase,
+    every_class: bool = False,
+    per_class: str | dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Images to sample per class (``per_class``, else ``sample.per_class``): ``balance``
+    fills every class up to the largest.
 
     ``every_class`` (CAS trains on synthetic images alone, so it needs every class): a class
     that needs none for balance gets as many as the class that needs the most.
     """
     counts = load_dataset(dataset).info["counts"]["train"]
-    per_class = balance_per_class(counts, cfg, str(dataset))
+    per_class = balance_per_class(counts, per_class or cfg.sample.per_class, str(dataset))
     if every_class:
         most = max(per_class.values())
         per_class = {c: per_class.get(c, most) for c in counts}
     return per_class
 
 
-def balance_per_class(counts: dict[str, int], cfg: ExperimentBase, where: str = "") -> dict:
-    """``sample.per_class``, where ``balance`` fills every class up to the largest."""
-    per_class = (
-        balance_counts(counts) if cfg.sample.per_class == "balance" else cfg.sample.per_class
-    )
+def balance_per_class(
+    counts: dict[str, int], wanted: str | dict[str, int], where: str = ""
+) -> dict[str, int]:
+    """``wanted`` images per class, where ``balance`` fills every class up to the largest."""
+    per_class = balance_counts(counts) if wanted == "balance" else dict(wanted)  # type: ignore[arg-type]
     if not per_class:
         raise ConfigError(f"{where}: the train split is already balanced; set sample.per_class")
     return per_class
@@ -129,50 +133,6 @@ def build_cells(
                     cfg.classify_config(strategy, seed),
                     synthetic,
                     generator,
-                )
-            )
-    return cells
-
-
-def finetune_cells(
-    cfg: ImbalanceConfig,
-    dataset: Path,
-    runs: Path,
-    synthetic: Path | None,
-    variant: str,
-    generator: str,
-) -> list[Cell]:
-    """The ``finetune`` cells of one synthetic set (``variant``/``generator``), or of the
-    real-only runs (``variant`` ""): run names ``ft-NAME``, the finetune classifier settings."""
-    if cfg.finetune is None:
-        return []
-    cells = []
-    for name in cfg.finetune.cells:
-        strategy, _, v = name.partition("@")
-        if v != variant:
-            continue
-        where = f"ft-{name}/{generator}" if generator else f"ft-{name}"
-        for seed in cfg.finetune.seeds:
-            extra = strategy_settings(strategy)
-            sampler = {**(cfg.classify.get("sampler") or {}), **(extra.get("sampler") or {})}
-            clf = ClassifyConfig.model_validate(
-                {
-                    **cfg.classify,
-                    **cfg.finetune.classify,
-                    **({"sampler": sampler} if sampler else {}),
-                    "strategy": expand_strategy(strategy),
-                    "seed": seed,
-                    "bootstrap": cfg.bootstrap,
-                }
-            )
-            cells.append(
-                Cell(
-                    f"{where}/seed-{seed}",
-                    dataset,
-                    runs / where / f"seed-{seed}",
-                    clf,
-                    synthetic if v else None,
-                    generator if v else "",
                 )
             )
     return cells
@@ -231,12 +191,12 @@ def variant_sample(
     return out / "synthetic" / v.name, sample_cfg
 
 
-def audit_config(baseline: Path) -> Any:
-    """A variant's realism audit: in the frozen ImageNet features (the default extractor; the
-    baseline run is kept as an argument for the plan's ordering)."""
+def audit_config(cfg: ImbalanceConfig) -> Any:
+    """A variant's realism audit: in the frozen ImageNet features (the default extractor) at
+    ``cfg.audit_size`` px."""
     from lesiongan.evaluate.run import RealismConfig
 
-    return RealismConfig()
+    return RealismConfig(imagenet_size=cfg.audit_size)
 
 
 def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
@@ -257,10 +217,13 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
     per_class = sample_counts(dataset, cfg, every_class=cfg.cas)
     first = f"seed-{cfg.seeds[0]}"
     trained = {j.out: j.key for j in jobs if j.stage == "gan"}
+    sets: dict[tuple[str, str], Path] = {}
+    classes = list(load_dataset(dataset).classes)
     for v in cfg.variants:
         for g, gan_run in gans:
             sub = f"/{g}" if g else ""
-            syn, sample_cfg = variant_sample(cfg, v, out, per_class)
+            counts = sample_counts(dataset, cfg, cfg.cas, v.per_class) if v.per_class else per_class
+            syn, sample_cfg = variant_sample(cfg, v, out, counts)
             syn = syn / g if g else syn
             deps = ((trained[gan_run],) if gan_run in trained else ()) + (
                 (f"{v.classifier}/{first}",) if v.classifier else ()
@@ -279,9 +242,7 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                     if g
                     else out / "audit" / v.name / "realism"
                 )
-                atask = AuditTask(
-                    "realism", dataset, syn, audit, audit_config(runs / BASELINE / first)
-                )
+                atask = AuditTask("realism", dataset, syn, audit, audit_config(cfg))
                 jobs.append(
                     Job(
                         f"audit/{v.name}{sub}",
@@ -296,12 +257,20 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
             v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name, g)
             jobs += cell_jobs(v_cells, after)
             cells += v_cells
-            ft = finetune_cells(cfg, dataset, runs, syn, v.name, g)
-            jobs += cell_jobs(ft, after)
+            sets[(v.name, g)] = syn
+    deferred: list[str] = []
+    chosen: dict[str, str] = {}
+    if cfg.finetune:
+        done = all((c.out / "metrics.json").is_file() for c in cells)
+        records = records_of(cells, read_metrics(cells)) if done else None
+        names = finetune_names(cfg, records, classes)
+        if names is None:
+            deferred.append("finetune cells (chosen on validation once every cell finished)")
+        else:
+            ft = finetune_cells(cfg, names[0], dataset, runs, sets)
+            chosen = names[1]
+            jobs += cell_jobs(ft, tuple(j.key for j in jobs if j.stage != "gan"))
             cells += ft
-    ft_real = finetune_cells(cfg, dataset, runs, None, "", "")
-    jobs += cell_jobs(ft_real, base)
-    cells += ft_real
 
     def finish(ran: set[str], seconds: float) -> dict[str, Any]:
         for _, run in gans:
@@ -320,9 +289,11 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
         }
         if gans[0][0]:
             part["generators"] = {g: generator_record(run, out) for g, run in gans}
+        if chosen:
+            part["finetune_chosen"] = chosen
         return finish_imbalance(cfg, out, cells, read_metrics(cells), part, seconds)
 
-    return Plan("imbalance", jobs, finish)
+    return Plan("imbalance", jobs, finish, deferred)
 
 
 def _gan_info(cfg: ImbalanceConfig, ran: set[str]) -> dict[str, Any]:

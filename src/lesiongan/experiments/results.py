@@ -86,7 +86,7 @@ def aggregate_records(
         family = {
             s: d
             for s, d in out["paired_vs_reference"].items()
-            if _adds_synthetic(s) and not s.startswith((CAS_STRATEGY, FINETUNED))
+            if adds_synthetic(s) and not s.startswith((CAS_STRATEGY, FINETUNED))
         }
         if calls:
             out["calls"] = verdict_calls(family, list(CALL_ENDPOINTS), cfg.alpha)
@@ -115,7 +115,8 @@ def statistics_note(cfg: ExperimentBase, family: int) -> dict[str, Any]:
     }
 
 
-def _adds_synthetic(strategy: str) -> bool:
+def adds_synthetic(strategy: str) -> bool:
+    """Whether a run name (``STRATEGY[@VARIANT]``, maybe ``ft-``) adds synthetic images."""
     return uses_synthetic(strategy.removeprefix(FINETUNED).split("@")[0])
 
 

@@ -244,7 +244,7 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
             jobs += gan_jobs
             counts = {c: sum(1 for r in kept if r.label == c) for c in ds.classes}
             sample_cfg = SampleConfig(
-                per_class=balance_per_class(counts, cfg), seed=cfg.sample.seed
+                per_class=balance_per_class(counts, cfg.sample.per_class), seed=cfg.sample.seed
             )
             trained = {j.out: j.key for j in gan_jobs}
             for g, run in gans:

@@ -66,7 +66,10 @@ def render_imbalance_calls(results: dict[str, Any]) -> str:
             [f"`{s}`", *(_cell(d.get(k), ft["calls"].get(s, {}).get(k)) for k, _ in keys)]
             for s, d in ft["paired_vs_reference"].items()
         ]
-        table += "\n\nFull fine-tuning (the `ft-` runs), against the fine-tuned reference:\n\n"
+        chosen = results.get("finetune_chosen") or {}
+        how = ", ".join(f"{k} = `{v}`" for k, v in chosen.items())
+        table += "\n\nFull fine-tuning (the `ft-` runs), against the fine-tuned reference"
+        table += f" (chosen on validation: {how}):\n\n" if how else ":\n\n"
         table += markdown(header, rows)
     return table + "\n\n" + render_imbalance_sentence(results)
 
