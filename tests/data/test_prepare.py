@@ -76,13 +76,18 @@ def test_seed_changes_the_split(isic2017_dir: Path, tmp_path: Path) -> None:
     assert counts(tmp_path / "a") == counts(tmp_path / "b")
 
 
-def test_existing_output_needs_force_and_is_replaced_atomically(
+def test_existing_output_is_reused_or_needs_force_and_is_replaced_atomically(
     isic2017_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "ds"
-    run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
-    with pytest.raises(OutputExistsError, match="--force"):
-        run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
+    first = run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)
+    before = (out / "manifest.csv").stat().st_mtime_ns
+    again = run_prepare(isic2017_dir, out, PrepareConfig(size=16), workers=1)  # same config
+    assert again.reused and not first.reused and again.counts == first.counts
+    assert again.classes == first.classes and again.format == first.format
+    assert (out / "manifest.csv").stat().st_mtime_ns == before
+    with pytest.raises(OutputExistsError, match=r"image_size|size \(saved 16, now 24\).*--force"):
+        run_prepare(isic2017_dir, out, PrepareConfig(size=24), workers=1)
     (out / "marker").write_text("mine")  # a file lesiongan did not write: --force keeps it
     with pytest.raises(OutputExistsError, match="holds marker, which the lesiongan stage"):
         run_prepare(isic2017_dir, out, PrepareConfig(size=24), force=True, workers=1)

@@ -55,6 +55,8 @@ def test_cli_synth_inspect_and_existing_output(cli, tmp_path: Path) -> None:
     code, stdout, _ = cli("data", "inspect", out, "--size", 40, "--workers", 1)
     assert code == 0 and "width 53-53 px" in stdout
     code, _, err = cli("data", "synth", out, "--n", 20)
-    assert code == 1 and "--force" in err
+    assert code == 1 and "size (saved 40, now 256)" in err and "--force" in err
+    code, stdout, err = cli("data", "synth", out, "--n", 20, "--size", 40, "--workers", 1)
+    assert code == 0 and "already finished with this config; nothing to do" in stdout, err
     code, _, err = cli("data", "synth", tmp_path / "t", "--n", 1)
     assert code == 1 and "n" in err and "Traceback" not in err

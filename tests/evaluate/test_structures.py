@@ -57,6 +57,21 @@ def test_probes_are_stored_for_every_structure_and_size() -> None:
     assert "\n" not in str(exc.value) and "refit" in str(exc.value)
 
 
+def test_saved_probes_load_back_as_they_were(tmp_path: Path) -> None:
+    """Each kind of detector stores its own arrays (a probe its weights, a rule its threshold)."""
+    from lesiongan.backbones.features import FeatureSpec
+    from lesiongan.evaluate.features import IMAGENET_BACKBONE, IMAGENET_SIZE_PX
+
+    fid = FeatureSpec(IMAGENET_BACKBONE, IMAGENET_SIZE_PX).id
+    probes = [d for size in st.PROBE_SIZES_PX for d in st.load_probes(size, fid).values()]
+    st.save_probes(tmp_path / "probes.npz", probes, fid)
+    for size in st.PROBE_SIZES_PX:
+        want, got = st.load_probes(size, fid), st.load_probes(size, fid, tmp_path / "probes.npz")
+        assert got["ink"] == want["ink"] and isinstance(got["ink"], st.ColourRule)
+        for s in st.PROBED:
+            assert np.allclose(got[s].coef, want[s].coef) and got[s].intercept == want[s].intercept
+
+
 def test_the_committed_validation_reports_each_detector() -> None:
     v = st.load_validation()
     assert set(v) == {str(s) for s in st.PROBE_SIZES_PX}

@@ -26,13 +26,8 @@ from lesiongan.utils.outdir import (
     stale_lock,
 )
 from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import (
-    StateFileError,
-    locked_stage,
-    read_status,
-    save_state,
-    write_status,
-)
+from lesiongan.utils.stage import locked_stage, read_status, write_status
+from lesiongan.utils.state import StateFileError, save_state
 
 
 def _stage_dir(out: Path) -> Path:
@@ -331,7 +326,7 @@ def test_a_bug_while_saving_state_keeps_its_traceback(
 def test_loading_onto_a_missing_gpu_names_the_device_not_corruption(tmp_path: Path) -> None:
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    from lesiongan.utils.stage import load_state
+    from lesiongan.utils.state import load_state
 
     save_state(tmp_path / "s.pt", "test-v1", {"x": 1})
     with pytest.raises(LesionganError, match="no CUDA GPU is available") as err:

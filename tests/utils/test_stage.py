@@ -21,15 +21,13 @@ from lesiongan.utils.stage import (
     NEW,
     RESUME,
     ConfigChangedError,
-    StateFileError,
     config_diff,
-    load_state,
     open_stage,
     read_status,
     rewrite_config,
-    save_state,
     write_status,
 )
+from lesiongan.utils.state import StateFileError, load_state, save_state
 
 
 class Inner(Config):

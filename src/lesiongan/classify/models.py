@@ -28,7 +28,7 @@ from torchvision import models
 from lesiongan.backbones import build_backbone, get_backbone
 from lesiongan.backbones.features import MAX_SIZE
 from lesiongan.errors import LesionganError
-from lesiongan.utils.stage import StateFileError, load_state, save_state
+from lesiongan.utils.state import StateFileError, load_state, save_state
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

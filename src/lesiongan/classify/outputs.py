@@ -19,15 +19,13 @@ from lesiongan.classify.models import save_classifier
 from lesiongan.classify.paths import CachedPath, FinetunePath
 from lesiongan.classify.plots import save_confusion_matrix, save_training_curves
 from lesiongan.classify.trainer import ClassifierTrainer
-from lesiongan.config import save_config
 from lesiongan.utils.outdir import write_text_atomic
-from lesiongan.utils.provenance import save_provenance
 
 RUN_JSON = "run.json"
 
 
-def write_run_files(tmp: Path, cfg: ClassifyConfig, inputs: Inputs) -> None:
-    save_config(cfg, tmp / "config.yaml")
+def write_run_files(tmp: Path, inputs: Inputs) -> dict[str, Any]:
+    """run.json, splits.csv and checkpoints/; return the provenance's inputs."""
     (tmp / RUN_JSON).write_text(json.dumps(inputs.run_info, indent=2) + "\n")
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -47,7 +45,7 @@ def write_run_files(tmp: Path, cfg: ClassifyConfig, inputs: Inputs) -> None:
             "path": inputs.run_info["synthetic"],
             "manifest_sha256": inputs.run_info["synthetic_manifest_sha256"],
         }
-    save_provenance(tmp, "classify train", prov)
+    return prov
 
 
 def finish(

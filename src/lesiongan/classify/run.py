@@ -28,19 +28,11 @@ from lesiongan.classify.inputs import resolve_inputs
 from lesiongan.classify.outputs import RUN_JSON, finish, write_run_files
 from lesiongan.classify.paths import PATHS
 from lesiongan.classify.trainer import ClassifierTrainer
-from lesiongan.errors import LesionganError, OutputExistsError
+from lesiongan.errors import LesionganError
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
-from lesiongan.utils.stage import (
-    DONE,
-    config_diff,
-    load_state,
-    locked_stage,
-    open_stage,
-    rewrite_config,
-    save_state,
-    write_status,
-)
+from lesiongan.utils.outdir import write_text_atomic
+from lesiongan.utils.stage import begin_stage, config_diff, locked_stage, write_status
+from lesiongan.utils.state import load_state, save_state
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoints/last.pt"
@@ -81,36 +73,29 @@ def run_classify(
     emit = events or (lambda e: None)
     inputs = resolve_inputs(dataset, cfg, Path(synthetic) if synthetic else None)
     input_dirs = [dataset] + ([inputs.synthetic.root] if inputs.synthetic else [])
-    stage = open_stage(
+    stage = begin_stage(
         out,
         cfg,
         input_dirs,
+        name="classify train",
         force=force,
         resumable=True,
+        resume=resume,
         may_change=may_change,
         done_files=("metrics.json",),
+        check=lambda d: _check_resume(d, inputs.run_info),
     )
-    if resume and stage.is_new and not force:
-        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start")
-    if not stage.is_new:
-        _check_resume(out, inputs.run_info)
-    if stage.state == DONE:  # nothing left to do: the resume checkpoint was removed when done
+    if stage.is_done:  # nothing left to do: the resume checkpoint was removed when done
         metrics = json.loads((out / "metrics.json").read_text())
         return ClassifyResult(out, True, metrics["epochs"], metrics["best_epoch"], metrics, True)
-    if not stage.is_new and resume is False:
-        raise OutputExistsError(
-            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
-            "or --force to start again"
-        )
     device = resolve_device(cfg.device)
     path = PATHS[cfg.mode](cfg, inputs, device, emit, workers)
     trainer = path.build_trainer()
     if stage.is_new:
-        with atomic_output_dir(out, input_dirs, force) as tmp:
-            write_run_files(tmp, cfg, inputs)
+        with stage.write() as tmp:
+            stage.provenance = write_run_files(tmp, inputs)
     else:
-        if stage.changed:
-            rewrite_config(out, cfg)
+        stage.continued()
         if (out / CHECKPOINT).is_file():
             trainer.load_state_dict(_load_checkpoint(out / CHECKPOINT, cfg, stage.changed))
             log.info("resumed %s after epoch %d", out, trainer.epoch)

@@ -18,6 +18,7 @@ from lesiongan.cli import experiment as experiment_cmds
 from lesiongan.cli import gan as gan_cmds
 from lesiongan.cli import turing as turing_cmds
 from lesiongan.cli.console import err, print_problems
+from lesiongan.cli.report import report
 from lesiongan.errors import LesionganError, ProblemsFound
 
 app = typer.Typer(
@@ -38,7 +39,7 @@ app.add_typer(data_cmds.app, name="data")
 app.add_typer(gan_cmds.app, name="gan")
 app.add_typer(classify_cmds.app, name="classify")
 app.add_typer(experiment_cmds.app, name="experiment")
-app.command("report")(experiment_cmds.report)
+app.command("report")(report)
 app.add_typer(turing_cmds.app, name="turing")
 app.add_typer(eval_cmds.app, name="eval")
 app.command("demo")(demo_cmds.demo)

@@ -42,6 +42,9 @@ def synth(
     config = load_config(SynthConfig, flags=flags)
     with progress_bar("synth") as progress:
         result = run_synth(out_dir, config, force=force, workers=workers, progress=progress)
+    if result.reused:
+        out.print(f"{out_dir}: already finished with this config; nothing to do")
+        return
     counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
     n_images = sum(result.counts.values())
     out.print(f"wrote {n_images} images to {result.out} ({counts}; {result.n_hair} with hair)")
@@ -148,6 +151,9 @@ def prepare(
     config = load_config(PrepareConfig, config_file, parse_overrides(overrides), flags=flags)
     with progress_bar("prepare") as progress:
         result = run_prepare(src, out_dir, config, force=force, workers=workers, progress=progress)
+    if result.reused:
+        out.print(f"{out_dir}: already finished with this config; nothing to do")
+        return
     _print_counts(result.counts, result.classes)
     if result.skipped:
         err.print(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,16 +18,15 @@ from typing import Literal
 
 from pydantic import Field
 
-from lesiongan.config import Config, Seed, save_config
+from lesiongan.config import Config, Seed
 from lesiongan.data.decode import DecodeResult, DecodeTask, ProgressFn, decode_all
-from lesiongan.data.manifest import ManifestRow, build_dataset_info, save_dataset
+from lesiongan.data.manifest import DATASET_JSON, ManifestRow, build_dataset_info, save_dataset
 from lesiongan.data.readers import read_source
 from lesiongan.data.source import Problem, SourceDataset, SourceImage
 from lesiongan.data.splits import stratified_group_split
 from lesiongan.errors import DataError, ProblemsFound
 from lesiongan.utils.hashing import fingerprint_lines, sha256_file
-from lesiongan.utils.outdir import atomic_output_dir, check_output_dir
-from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import begin_stage
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class PrepareResult:
     classes: tuple[str, ...]
     counts: dict[str, dict[str, int]]
     skipped: list[Problem]
+    reused: bool = False  # an equal finished dataset was there; nothing was read
 
 
 def run_prepare(
@@ -68,8 +69,13 @@ def run_prepare(
     progress: ProgressFn | None = None,
     on_source: Callable[[SourceDataset], None] | None = None,
 ) -> PrepareResult:
+    """Prepare ``source`` into ``out`` (or reuse an equal finished one)."""
     source, out = Path(source), Path(out)
-    check_output_dir(out, [source], force)  # fail before the slow part
+    stage = begin_stage(out, config, [source], name="data prepare", force=force)
+    if stage.is_done:  # decided before the slow part
+        info = json.loads((out / DATASET_JSON).read_text(encoding="utf-8"))
+        classes = tuple(info["classes"])
+        return PrepareResult(out, info["source_format"], classes, info["counts"], [], True)
     ds = read_source(source, config.format)
     if on_source:
         on_source(ds)
@@ -80,7 +86,7 @@ def run_prepare(
         )
     pool = _select_pool(ds, config.split)
     _check_test_split(ds, config)
-    with atomic_output_dir(out, [source], force) as tmp:
+    with stage.write() as tmp:
         tasks = [DecodeTask(im.path, config.size, tmp / _rel_path(im)) for im in pool]
         results = decode_all(tasks, workers, progress)
         problems = list(ds.problems)
@@ -141,8 +147,7 @@ def run_prepare(
         save_dataset(tmp, rows, info)
         if problems:
             (tmp / "skipped.csv").write_text(_problems_csv(problems), encoding="utf-8")
-        save_config(config, tmp / "config.yaml")
-        save_provenance(tmp, "data prepare", {"source": _source_fingerprint(ds, rows, source)})
+        stage.provenance = {"source": _source_fingerprint(ds, rows, source)}
     return PrepareResult(out, ds.format, classes, info["counts"], problems)
 
 

@@ -30,28 +30,30 @@ requests below ``_WORK_MIN`` px are rendered larger and box-downsampled (antiali
 from __future__ import annotations
 
 import math
-from statistics import NormalDist
-from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 from scipy import ndimage
+
+from lesiongan.data.procedural_parts import (
+    ABSORB,
+    Grid,
+    Layers,
+    Shape,
+    blobs,
+    lesion_shape,
+    make_grid,
+    network,
+    noise,
+    patch,
+    smoothstep,
+)
 
 CLASSES = ("melanoma", "seborrheic_keratosis", "nevus")
 
 _MIN_SIZE = 32
 _WORK_MIN = 128  # smaller requests are rendered at >= this size, then downsampled
-_NTHETA = 1024  # resolution of the polar radius lookup tables
-_MAX_RADIUS = 0.42  # lesion must fit a centre square crop (units of the shorter side)
 
-# Absorbance (-log transmittance per unit density) in RGB for each chromophore.
-_ABSORB = {
-    "brown": np.array([0.42, 0.72, 0.95], np.float32),  # epidermal melanin
-    "black": np.array([1.00, 1.00, 0.95], np.float32),  # dense melanin clumps
-    "grey": np.array([0.55, 0.62, 0.68], np.float32),  # greyish keratotic pigment
-    "blue": np.array([0.95, 0.62, 0.40], np.float32),  # dermal melanin (Tyndall blue)
-    "red": np.array([0.05, 0.60, 0.50], np.float32),  # haemoglobin
-}
 _SKIN_LIGHT = np.array([0.96, 0.81, 0.75], np.float32)
 _SKIN_DARK = np.array([0.68, 0.47, 0.35], np.float32)
 _WHITE = {  # scattering layer colours
@@ -62,156 +64,12 @@ _WHITE = {  # scattering layer colours
 }
 
 
-class _Grid(NamedTuple):
-    h: int
-    w: int
-    u: float  # length unit in px (shorter image side); geometry below is in units of u
-    x: np.ndarray  # x offset from the lesion centre (u)
-    y: np.ndarray
-    d: np.ndarray  # distance from the lesion centre (u)
-    tidx: np.ndarray  # per-pixel index into a polar (angle) table
-    off: tuple[float, float]  # lesion centre minus image centre (u)
-
-
-class _Shape(NamedTuple):
-    mask: np.ndarray  # soft lesion mask in [0, 1]
-    rho: np.ndarray  # distance / border radius along the same angle (1 = border)
-    rtab: np.ndarray  # border radius (u) per polar table entry
-    extent: float  # max distance of any lesion pixel from the centre (u)
-
-
-class _Layers:
-    """Pigment densities per chromophore plus whitening (scattering) maps, created on use."""
-
-    def __init__(self) -> None:
-        self.od: dict[str, np.ndarray] = {}
-        self.white: dict[str, np.ndarray] = {}
-
-    def add(self, name: str, arr: np.ndarray) -> None:
-        layers = self.od if name in _ABSORB else self.white
-        layers[name] = layers[name] + arr if name in layers else arr
-
-
-def _smoothstep(t: np.ndarray) -> np.ndarray:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
-def _noise(rng: np.random.Generator, g: _Grid, cells: float, octaves: int = 1) -> np.ndarray:
-    """~Unit-variance smooth noise, ~`cells` features per unit length (x2 per extra octave).
-
-    A small Gaussian grid is bicubically upsampled: far cheaper than filtering full-res noise.
-    """
-    out = np.zeros((g.h, g.w), np.float32)
-    for i in range(octaves):
-        gh, gw = (max(2, round(cells * 2**i * n / g.u)) + 3 for n in (g.h, g.w))
-        grid = rng.standard_normal((gh, gw), dtype=np.float32)
-        box = (1.0, 1.0, gw - 2.0, gh - 2.0)  # drop the margin where bicubic lacks neighbours
-        out += 0.5**i * np.asarray(Image.fromarray(grid).resize((g.w, g.h), Image.BICUBIC, box=box))
-    # Bicubic interpolation keeps ~0.81 of the grid's std; octaves add in quadrature.
-    return out * (1.0 / (0.81 * math.sqrt(sum(0.25**i for i in range(octaves)))))
-
-
-def _make_grid(rng: np.random.Generator, h: int, w: int) -> _Grid:
-    u = float(min(h, w))
-    ox, oy = (float(v) for v in rng.uniform(-0.03, 0.03, 2))  # lesion near the centre
-    xs = (np.arange(w, dtype=np.float32) + 0.5 - (w / 2 + ox * u)) / u
-    ys = (np.arange(h, dtype=np.float32) + 0.5 - (h / 2 + oy * u)) / u
-    x, y = np.broadcast_to(xs, (h, w)), np.broadcast_to(ys[:, None], (h, w))
-    tidx = ((np.arctan2(y, x) + np.pi) * (_NTHETA / (2 * np.pi))).astype(np.int32) % _NTHETA
-    return _Grid(h, w, u, x, y, np.sqrt(x * x + y * y), tidx, (ox, oy))
-
-
-def _shape(rng: np.random.Generator, g: _Grid, spec: tuple[float, ...]) -> _Shape:
-    """Lesion outline from spec = (radius, aspect, asym, irreg, lobes, notches, soft, jitter).
-
-    radius in u, soft = edge width as a fraction of the radius, jitter = 2-D border wobble.
-    """
-    radius, aspect, asym, irreg, lobes, notches, soft, jitter = spec
-    th = np.linspace(-np.pi, np.pi, _NTHETA, endpoint=False)
-    rot, ax = rng.uniform(0, np.pi), math.sqrt(aspect)  # area-preserving ellipse
-    r = 1.0 / np.sqrt((np.cos(th - rot) / ax) ** 2 + (np.sin(th - rot) * ax) ** 2)
-    ks = np.arange(1, 33)
-    # Low orders make the outline asymmetric, high orders ragged (ABCD "A" and "B").
-    amp = np.where(ks <= 3, asym / np.sqrt(ks), irreg * (ks / 4.0) ** -0.8)
-    amp = amp * rng.uniform(0.3, 1.0, ks.size)
-    ph = rng.uniform(0, 2 * np.pi, ks.size)
-    r = r * (1.0 + (amp[:, None] * np.cos(ks[:, None] * th + ph[:, None])).sum(0))
-    if lobes > 0:  # |cos| bumps with cusps between them read as lobulated
-        k = int(rng.integers(3, 7))
-        r = r * (1.0 + lobes * (np.abs(np.cos(0.5 * k * th + rng.uniform(0, np.pi))) - 0.6))
-    for _ in range(int(notches)):
-        dth = np.angle(np.exp(1j * (th - rng.uniform(-np.pi, np.pi))))
-        r = r * (1.0 - rng.uniform(0.08, 0.22) * np.exp(-((dth / rng.uniform(0.04, 0.15)) ** 2)))
-    r = np.maximum(r, 0.3) * (radius / r.mean())
-    limit = _MAX_RADIUS - math.hypot(*g.off)
-    extent = float(r.max()) * (1.0 + 2.5 * jitter)
-    if extent > limit:  # shrink rather than let the lesion leave the centre crop
-        r, extent = r * (limit / extent), limit
-    rho = g.d / r.astype(np.float32)[g.tidx]
-    rho += jitter * np.clip(_noise(rng, g, 22.0, 2), -2.5, 2.5)  # fuzzy, fractal border
-    return _Shape(_smoothstep((1.0 - rho) / soft), rho, r, extent)
-
-
-def _patch(
-    rng: np.random.Generator, g: _Grid, shp: _Shape, cover: float, tilt: float, cells: float = 6.0
-) -> np.ndarray:
-    """Irregular soft blotch covering roughly `cover` of the lesion, pushed to one side."""
-    ang = rng.uniform(0, 2 * np.pi)
-    n = _noise(rng, g, cells) + tilt * (g.x * math.cos(ang) + g.y * math.sin(ang))
-    thr = NormalDist().inv_cdf(1.0 - float(np.clip(cover, 0.02, 0.98)))
-    texture = 0.8 + 0.2 * _noise(rng, g, 25.0)  # blotches are mottled, not flat paint
-    return _smoothstep((n - thr) / 1.3) * texture * shp.mask
-
-
-def _blobs(
-    rng: np.random.Generator, g: _Grid, shp: _Shape, n: int, spec: tuple[float, ...]
-) -> np.ndarray:
-    """Soft antialiased blobs (dots, globules, cysts) inside the lesion, as random polygons.
-
-    spec = (r_min, r_max, irregular, lo, hi, kappa): radius range (u), polygon irregularity,
-    border-fraction range of the centres and their angular clustering (von Mises kappa).
-    """
-    r_min, r_max, irregular, lo, hi, kappa = spec
-    ang = rng.vonmises(rng.uniform(-np.pi, np.pi), kappa, n)
-    idx = ((ang + np.pi) * (_NTHETA / (2 * np.pi))).astype(np.int64) % _NTHETA
-    rr = shp.rtab[idx] * rng.uniform(lo, hi, n)
-    cx = (g.w / 2 + (g.off[0] + rr * np.cos(ang)) * g.u) * 2  # 2x supersampled canvas
-    cy = (g.h / 2 + (g.off[1] + rr * np.sin(ang)) * g.u) * 2
-    radii = rng.uniform(r_min, r_max, n) * g.u * 2
-    vert = np.linspace(0, 2 * np.pi, 9)[:-1] + rng.uniform(0, 1, (n, 1))
-    vr = radii[:, None] * (1.0 + irregular * rng.uniform(-1, 1, (n, 8)))
-    im = Image.new("L", (g.w * 2, g.h * 2), 0)
-    dr = ImageDraw.Draw(im)
-    for i in range(n):
-        pts = np.stack([cx[i] + vr[i] * np.cos(vert[i]), cy[i] + vr[i] * np.sin(vert[i])], 1)
-        dr.polygon(pts.ravel().tolist(), fill=255)
-    im = im.resize((g.w, g.h), Image.BOX).filter(ImageFilter.BoxBlur(0.25 * float(radii.mean())))
-    # Clip at the border so that lesion_radius_px stays a true bound.
-    return np.asarray(im, np.float32) * (1.0 / 255.0) * _smoothstep((1.0 - shp.rho) * 20.0)
-
-
-def _network(rng: np.random.Generator, g: _Grid, a: float) -> np.ndarray:
-    """Pigment network: the zero set of band-limited noise is a mesh of thin curved lines.
-
-    Atypia makes line thickness vary and breaks the mesh up (7-point "atypical network").
-    """
-    n = _noise(rng, g, rng.uniform(35, 55))
-    width = 0.22 * np.exp(0.8 * a * _noise(rng, g, 6.0))
-    net = np.exp(-((n / width) ** 2))
-    if a > 0.3:
-        net *= _smoothstep(_noise(rng, g, 5.0) + 2.0 - 2.5 * a)
-    return net
-
-
-def _colour_blotches(
-    rng: np.random.Generator, g: _Grid, lay: _Layers, shp: _Shape, a: float
-) -> None:
+def _colour_blotches(rng: np.random.Generator, g: Grid, lay: Layers, shp: Shape, a: float) -> None:
     """ABCD "C": extra colours in irregular blotches; more of them, one-sided, with atypia."""
     n_extra = rng.binomial(4, max(a - 0.1, 0.0) ** 1.5)  # banal lesions: (almost) never
     kinds = rng.choice(4, size=n_extra, replace=False, p=[0.4, 0.25, 0.2, 0.15])
     for kind in kinds:
-        p = _patch(rng, g, shp, rng.uniform(0.12, 0.4), 6.0 * a)
+        p = patch(rng, g, shp, rng.uniform(0.12, 0.4), 6.0 * a)
         if kind == 0:  # dark brown to black irregular blotch
             lay.add("black", p * rng.uniform(0.4, 1.2))
             lay.add("brown", 0.4 * p)
@@ -226,26 +84,26 @@ def _colour_blotches(
         else:  # regression: scar-like whitish area with grey-blue peppering
             lay.od["brown"] *= 1.0 - 0.7 * p
             lay.add("regression", p * rng.uniform(0.2, 0.5))
-            lay.add("blue", 0.6 * _smoothstep(_noise(rng, g, 70.0) - 1.0) * p)
+            lay.add("blue", 0.6 * smoothstep(noise(rng, g, 70.0) - 1.0) * p)
 
 
-def _melanocytic(rng: np.random.Generator, g: _Grid, lay: _Layers, a: float) -> _Shape:
+def _melanocytic(rng: np.random.Generator, g: Grid, lay: Layers, a: float) -> Shape:
     """Nevus / melanoma: one renderer, every ABCD and 7-point cue scaled by atypia `a`."""
     radius = rng.uniform(0.14, 0.27) + 0.12 * a * rng.uniform(0.4, 1.2)  # melanoma: larger
     aspect, asym = 1.0 + rng.uniform(0, 0.2 + 0.3 * a), 0.02 + 0.2 * a * rng.uniform(0.3, 1.0)
     irreg, notches = 0.003 + 0.045 * a**1.5 * rng.uniform(0.5, 1.0), int(rng.poisson(5 * a**3))
     soft, jitter = rng.uniform(0.1, 0.3) - 0.06 * a, 0.004 + 0.03 * a  # nevi fade out softly
-    shp = _shape(rng, g, (radius, aspect, asym, irreg, 0.0, notches, soft, jitter))
+    shp = lesion_shape(rng, g, (radius, aspect, asym, irreg, 0.0, notches, soft, jitter))
     m = shp.mask
     ang = rng.uniform(0, 2 * np.pi)
     side = (g.x * math.cos(ang) + g.y * math.sin(ang)) / radius  # -1..1 across the lesion
-    tone = 1.0 + (0.05 + 0.35 * a) * _noise(rng, g, rng.uniform(4, 8))
+    tone = 1.0 + (0.05 + 0.35 * a) * noise(rng, g, rng.uniform(4, 8))
     tone += 0.5 * a * rng.uniform(0, 1) * side  # atypical: one half darker than the other
-    tone *= 1.0 + rng.uniform(0.08, 0.2) * _noise(rng, g, 14.0, 3)  # granular melanin
-    centre = 1.0 + rng.uniform(0, 0.6) * (1 - a) * _smoothstep(1.0 - shp.rho)
+    tone *= 1.0 + rng.uniform(0.08, 0.2) * noise(rng, g, 14.0, 3)  # granular melanin
+    centre = 1.0 + rng.uniform(0, 0.6) * (1 - a) * smoothstep(1.0 - shp.rho)
     lay.add("brown", m * rng.uniform(0.7, 1.4) * np.clip(tone, 0.2, None) * centre)
     if rng.random() < 0.6:
-        net = m * _network(rng, g, a) * (1.0 - 0.6 * _smoothstep(shp.rho))  # fades outwards
+        net = m * network(rng, g, a) * (1.0 - 0.6 * smoothstep(shp.rho))  # fades outwards
         lay.add("brown", net * rng.uniform(0.2, 0.5))
         lay.add("black", net * 0.15 * a)
     _colour_blotches(rng, g, lay, shp, a)
@@ -254,57 +112,57 @@ def _melanocytic(rng: np.random.Generator, g: _Grid, lay: _Layers, a: float) -> 
     if rng.random() < 0.25 + 0.6 * a:
         n = int(rng.poisson(3 + 30 * a * a)) + 1
         spec = (0.003, 0.007 + 0.01 * a, 0.1 + 0.4 * a, 0.2 + 0.5 * a, 0.6 + 0.35 * a, 2.0 * a)
-        dots = _blobs(rng, g, shp, n, spec)
+        dots = blobs(rng, g, shp, n, spec)
         lay.add("brown", dots * rng.uniform(0.4, 0.9))
         lay.add("black", dots * rng.uniform(0.3, 1.5) * a)
     return shp
 
 
-def _keratosis(rng: np.random.Generator, g: _Grid, lay: _Layers) -> tuple[_Shape, float]:
+def _keratosis(rng: np.random.Generator, g: Grid, lay: Layers) -> tuple[Shape, float]:
     """Seborrheic keratosis: waxy, sharply demarcated, cerebriform, milia and comedo openings."""
     # Strength of the SK-specific structures; ~12% are flat, nevus-like early keratoses.
     s = float(rng.uniform(0.05, 0.3) if rng.random() < 0.12 else rng.beta(2.5, 1.5))
     radius, aspect, asym = rng.uniform(0.15, 0.33), rng.uniform(1.1, 1.7), rng.uniform(0.01, 0.06)
     lobes, soft = rng.uniform(0, 0.12), rng.uniform(0.02, 0.06)  # lobulated, sharp "stuck-on"
-    shp = _shape(rng, g, (radius, aspect, asym, 0.004, lobes, 0, soft, 0.004))
+    shp = lesion_shape(rng, g, (radius, aspect, asym, 0.004, lobes, 0, soft, 0.004))
     m = shp.mask
     dens, grey = rng.uniform(0.4, 1.3), rng.uniform(0.0, 0.7)
-    tone = m * dens * (1.0 + 0.25 * _noise(rng, g, rng.uniform(4, 8)))
+    tone = m * dens * (1.0 + 0.25 * noise(rng, g, rng.uniform(4, 8)))
     lay.add("brown", tone * (1.0 - grey))
     lay.add("grey", tone * grey * 1.2)
     # Cerebriform "fissures and ridges": branching pale ridges, dark crypts in between.
-    n = _noise(rng, g, rng.uniform(12, 20), 2)
+    n = noise(rng, g, rng.uniform(12, 20), 2)
     ridge = np.exp(-((n / 0.5) ** 2)) * m  # gyri: pale, waxy ridges along the zero set
-    pits = _smoothstep(np.abs(n) - 0.9) * m  # sulci/crypts between them: dark, keratin-filled
+    pits = smoothstep(np.abs(n) - 0.9) * m  # sulci/crypts between them: dark, keratin-filled
     lay.add("brown", pits * s * rng.uniform(0.5, 1.1) - ridge * s * 0.3 * dens)
     lay.add("black", pits * pits * s * 0.3)
     lay.add("wax", ridge * s * rng.uniform(0.2, 0.4) + m * rng.uniform(0.04, 0.12))
     lay.add("brown", np.exp(-(((1.0 - shp.rho) / 0.05) ** 2)) * m * rng.uniform(0.1, 0.3))
     k = int(rng.poisson(1 + 10 * s))
     if k:  # milia-like cysts: small whitish-yellow dots
-        milia = _blobs(rng, g, shp, k, (0.004, 0.009, 0.2, 0.0, 0.85, 0.0))
+        milia = blobs(rng, g, shp, k, (0.004, 0.009, 0.2, 0.0, 0.85, 0.0))
         lay.add("milia", milia * rng.uniform(0.4, 0.8))
     k = int(rng.poisson(7 * s))
     if k:  # comedo-like openings: dark, irregular crypts
-        com = _blobs(rng, g, shp, k, (0.006, 0.015, 0.45, 0.0, 0.85, 0.0))
+        com = blobs(rng, g, shp, k, (0.006, 0.015, 0.45, 0.0, 0.85, 0.0))
         lay.add("black", com * rng.uniform(0.4, 1.0))
         lay.add("brown", com * 0.8)
     return shp, s
 
 
-def _skin(rng: np.random.Generator, g: _Grid, lay: _Layers) -> tuple[np.ndarray, float]:
+def _skin(rng: np.random.Generator, g: Grid, lay: Layers) -> tuple[np.ndarray, float]:
     """Background skin colour; mottling, fine furrows and erythema go in as densities."""
     t = float(rng.beta(1.3, 2.6))  # 0 = light .. 1 = medium-dark
     base = _SKIN_LIGHT + t * (_SKIN_DARK - _SKIN_LIGHT)
     base = base + rng.normal(0, 0.015, 3).astype(np.float32)
-    od = _noise(rng, g, 4.0, 4) * rng.uniform(0.03, 0.07)
-    od += np.exp(-((_noise(rng, g, 28.0) / 0.15) ** 2)) * rng.uniform(0.0, 0.03)
+    od = noise(rng, g, 4.0, 4) * rng.uniform(0.03, 0.07)
+    od += np.exp(-((noise(rng, g, 28.0) / 0.15) ** 2)) * rng.uniform(0.0, 0.03)
     lay.add("grey", od)
-    lay.add("red", np.clip(_noise(rng, g, 1.5), 0.0, None) * rng.uniform(0.0, 0.12))
+    lay.add("red", np.clip(noise(rng, g, 1.5), 0.0, None) * rng.uniform(0.0, 0.12))
     return base, t
 
 
-def _hairs(rng: np.random.Generator, g: _Grid) -> np.ndarray:
+def _hairs(rng: np.random.Generator, g: Grid) -> np.ndarray:
     """Coverage (0..1) of a few curved, antialiased hairs, ~1-2 px wide at 256 px."""
     ss = 3 if g.u < 512 else 2
     im = Image.new("L", (g.w * ss, g.h * ss), 0)
@@ -323,7 +181,7 @@ def _hairs(rng: np.random.Generator, g: _Grid) -> np.ndarray:
     return np.asarray(im.resize((g.w, g.h), Image.BOX), np.float32) / 255.0
 
 
-def _optics(rng: np.random.Generator, g: _Grid, img: np.ndarray) -> tuple[np.ndarray, dict]:
+def _optics(rng: np.random.Generator, g: Grid, img: np.ndarray) -> tuple[np.ndarray, dict]:
     """Illumination gradient, vignetting, glare, gel bubble and the dermoscope field border."""
     xi, yi = g.x + g.off[0], g.y + g.off[1]  # image-centred coordinates
     ang = rng.uniform(0, 2 * np.pi)
@@ -333,7 +191,7 @@ def _optics(rng: np.random.Generator, g: _Grid, img: np.ndarray) -> tuple[np.nda
     glare, bubble, field = (bool(rng.random() < p) for p in (0.2, 0.15, 0.3))
     if field:  # circular dermoscope aperture: dark outside, well clear of the lesion
         fx, fy = (float(v) for v in rng.uniform(-0.04, 0.04, 2))
-        inside = _smoothstep(
+        inside = smoothstep(
             (rng.uniform(0.56, 0.8) - np.sqrt((xi - fx) ** 2 + (yi - fy) ** 2)) / 0.015
         )
         light = light * inside
@@ -355,7 +213,7 @@ def _optics(rng: np.random.Generator, g: _Grid, img: np.ndarray) -> tuple[np.nda
 
 
 def _finish(
-    rng: np.random.Generator, g: _Grid, img: np.ndarray, out_h: int, out_w: int
+    rng: np.random.Generator, g: Grid, img: np.ndarray, out_h: int, out_w: int
 ) -> np.ndarray:
     """Optical blur, downsample to the requested size, sensor noise, then 8-bit HxWx3."""
     sigma = rng.uniform(0.3, 0.8) * g.u / 256  # px at render size
@@ -398,7 +256,7 @@ def render_lesion(
             f"image must be at least {_MIN_SIZE}x{_MIN_SIZE} px, got {height_px}x{width_px}"
         )
     k = max(1, math.ceil(_WORK_MIN / min(height_px, width_px)))
-    g, lay = _make_grid(rng, height_px * k, width_px * k), _Layers()
+    g, lay = make_grid(rng, height_px * k, width_px * k), Layers()
     base, tone = _skin(rng, g, lay)
     if label == "seborrheic_keratosis":
         shp, strength = _keratosis(rng, g, lay)
@@ -408,7 +266,7 @@ def render_lesion(
     od = np.zeros((3, g.h, g.w), np.float32)  # channel-first: fast, contiguous planes
     for name, dens in lay.od.items():
         for c in range(3):
-            od[c] += _ABSORB[name][c] * dens
+            od[c] += ABSORB[name][c] * dens
     img = base[:, None, None] * np.exp(-od)
     for name, wmap in lay.white.items():
         img += (_WHITE[name][:, None, None] - img) * np.clip(wmap, 0.0, 1.0)

@@ -20,12 +20,11 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from lesiongan.config import Config, Seed, save_config
+from lesiongan.config import Config, Seed
 from lesiongan.data.procedural import render_lesion
 from lesiongan.data.splits import allocate_counts
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn, parallel_map
-from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import begin_stage
 
 # ISIC 2017 training set: 374 melanoma, 254 seborrheic keratosis, 1372 nevi of 2000.
 ISIC2017_COUNTS = {"melanoma": 374, "seborrheic_keratosis": 254, "nevus": 1372}
@@ -46,6 +45,7 @@ class SynthResult:
     out: Path
     counts: dict[str, int]
     n_hair: int
+    reused: bool = False  # an equal finished directory was there; nothing was drawn
 
 
 def compute_class_counts(n: int) -> dict[str, int]:
@@ -93,8 +93,12 @@ def run_synth(
     workers: int | None = None,
     progress: ProgressFn | None = None,
 ) -> SynthResult:
+    """Draw the dataset into ``out`` (or reuse an equal finished one)."""
+    stage = begin_stage(out, config, name="data synth", force=force)
+    if stage.is_done:
+        return _reused(Path(out))
     labels = compute_labels(config.n, config.seed)
-    with atomic_output_dir(Path(out), force=force) as tmp:
+    with stage.write() as tmp:
         data_dir = tmp / DATA_DIR
         data_dir.mkdir()
         tasks = [
@@ -117,9 +121,14 @@ def run_synth(
             )
             + "\n"
         )
-        save_config(config, tmp / "config.yaml")
-        save_provenance(tmp, "data synth")
     return SynthResult(Path(out), counts, sum(1 for r in records if r["hair"]))
+
+
+def _reused(out: Path) -> SynthResult:
+    counts = json.loads((out / "synth.json").read_text(encoding="utf-8"))["counts"]
+    with open(out / ATTRS_CSV, newline="", encoding="utf-8") as f:
+        n_hair = sum(1 for r in csv.DictReader(f) if r.get("hair") == "True")
+    return SynthResult(out, counts, n_hair, reused=True)
 
 
 def _write_ground_truth(path: Path, records: list[dict]) -> None:

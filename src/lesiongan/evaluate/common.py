@@ -17,6 +17,7 @@ from lesiongan.evaluate.features import FeatureExtractor, build_extractor
 from lesiongan.evaluate.images import AuditInputs, ImageSet, load_audit_inputs
 from lesiongan.utils.device import resolve_device
 from lesiongan.utils.parallel import ProgressFn
+from lesiongan.utils.stage import StageRun, begin_stage
 
 METRICS_JSON = "metrics.json"
 
@@ -122,6 +123,20 @@ def clean(value: Any) -> Any:
 
 def save_metrics(out: Path, metrics: dict[str, Any]) -> None:
     (Path(out) / METRICS_JSON).write_text(json.dumps(clean(metrics), indent=2) + "\n")
+
+
+def begin_audit(
+    out: Path, cfg: Config, inputs: AuditInputs, name: str, force: bool
+) -> tuple[StageRun, dict[str, Any] | None]:
+    """Every audit's preamble: its stage (:func:`lesiongan.utils.stage.begin_stage`, with the
+    inputs' fingerprints as provenance), and the metrics of an equal finished audit to reuse
+    (None: compute them and write through ``stage.write()``)."""
+    roots = [inputs.dataset_root, inputs.synthetic_root]
+    stage = begin_stage(out, cfg, roots, name=name, force=force)
+    if stage.is_done:
+        return stage, json.loads((Path(out) / METRICS_JSON).read_text(encoding="utf-8"))
+    stage.provenance = input_fingerprints(inputs)
+    return stage, None
 
 
 def input_fingerprints(inputs: AuditInputs) -> dict[str, Any]:

@@ -10,7 +10,6 @@ distance between the real train and test splits is the floor (``*_wasserstein_fl
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,11 @@ import numpy as np
 from pydantic import Field
 from scipy.stats import wasserstein_distance
 
-from lesiongan.config import save_config
-from lesiongan.evaluate.common import EvalConfig, input_fingerprints, load_inputs, save_metrics
+from lesiongan.evaluate.common import EvalConfig, begin_audit, load_inputs, save_metrics
 from lesiongan.evaluate.hair import HairParams, HairStats, compute_hair_stats
 from lesiongan.evaluate.images import ImageSet, check_classes, read_images
 from lesiongan.evaluate.plots import overlay_mask, save_histograms, save_rows
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
 
 STATS = ("hair_fraction", "hair_components", "hair_length")
 
@@ -89,10 +84,10 @@ def run_hair(
     classes = check_classes(real, syn, str(inputs.dataset_root))
     test = inputs.real.get(cfg.reference_split)
     size, params = inputs.size_px, cfg.params()
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    stage, reused = begin_audit(out, cfg, inputs, "eval hair", force)
+    if reused is not None:  # an equal audit is there
+        return reused
+    with stage.write() as tmp:
         named = {"real": real, "synthetic": syn}
         if test is not None and len(test):
             named["test"] = test
@@ -122,8 +117,6 @@ def run_hair(
         for key in ("real", "synthetic"):
             _mask_grid(tmp / f"hair_masks_{key}.png", sets[key], pixels[key], masks[key], cfg)
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval hair", input_fingerprints(inputs))
     return m
 
 

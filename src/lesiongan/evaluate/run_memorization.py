@@ -15,7 +15,6 @@ C_T never does: it is computed as Meehan et al. wrote it, on the training images
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +24,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from lesiongan.config import save_config
 from lesiongan.evaluate.common import (
     FeatureConfig,
     FeatureStore,
-    input_fingerprints,
+    begin_audit,
     load_inputs,
     make_extractor,
     save_metrics,
@@ -50,10 +48,7 @@ from lesiongan.evaluate.memorization import (
 from lesiongan.evaluate.neighbors import nearest_neighbors, ssim_neighbors
 from lesiongan.evaluate.plots import save_histograms, save_rows
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
 
 TRANSFORMS = {
     "identity": lambda x: x,
@@ -147,10 +142,10 @@ def run_memorization(
     device = resolve_device(cfg.device)
     size = inputs.size_px
     tfs = list(TRANSFORMS) if cfg.flips else ["identity"]
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    stage, reused = begin_audit(out, cfg, inputs, "eval memorization", force)
+    if reused is not None:  # an equal audit is there
+        return reused
+    with stage.write() as tmp:
         store = FeatureStore(tmp, extractor, cfg)
         px = {k: read_images(s, size) for k, s in (("train", train), ("test", test), ("syn", syn))}
         ref_px = np.concatenate([TRANSFORMS[t](px["train"]) for t in tfs])
@@ -207,8 +202,6 @@ def run_memorization(
             "distance to the nearest training image",
         )
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval memorization", input_fingerprints(inputs))
     return m
 
 

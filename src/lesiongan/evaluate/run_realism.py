@@ -20,7 +20,6 @@ the images, independent of n. The metrics themselves are those of the registry
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 from typing import Any, Literal
@@ -28,12 +27,11 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field
 
-from lesiongan.config import save_config
 from lesiongan.errors import DataError
 from lesiongan.evaluate.common import (
     FeatureConfig,
     FeatureStore,
-    input_fingerprints,
+    begin_audit,
     load_inputs,
     make_extractor,
     save_metrics,
@@ -45,10 +43,7 @@ from lesiongan.evaluate.metrics import Pair, keys_in, realism_metrics
 from lesiongan.evaluate.plots import save_metric_bars, save_pca_scatter, save_rows
 from lesiongan.evaluate.realism import DC_K, PR_K, fid_infinity
 from lesiongan.evaluate.swd import pyramid_levels
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
 
 log = logging.getLogger(__name__)
 COMPARED_CSV = "compared_images.csv"
@@ -174,11 +169,11 @@ def run_realism(
     method, ref, floor = _floor_sets(inputs, real, classes, cfg)
     extractor = make_extractor(cfg)
     size = inputs.size_px
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
-    if stage.is_done:  # an equal audit is there: reuse it
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+    stage, reused = begin_audit(out, cfg, inputs, "eval realism", force)
+    if reused is not None:  # an equal audit is there
+        return reused
     s_rows, f_rows = equal_n_subsets(syn, floor, classes, cfg.n_per_class, cfg.seed)
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    with stage.write() as tmp:
         store = FeatureStore(tmp, extractor, cfg)
         sets = {"real": ref, "synthetic": syn, "floor_comparison": floor}
         pixels, feats = {}, {}
@@ -207,8 +202,6 @@ def run_realism(
         m["compared_images"] = COMPARED_CSV
         _plots(tmp, m, ref, syn, feats, pixels, classes)
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval realism", input_fingerprints(inputs))
     return m
 
 

@@ -19,7 +19,6 @@ in most surely, each with its score.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from lesiongan.config import save_config
-from lesiongan.evaluate.common import EvalConfig, input_fingerprints, load_inputs, save_metrics
+from lesiongan.evaluate.common import EvalConfig, begin_audit, load_inputs, save_metrics
 from lesiongan.evaluate.feature_cache import cached_features, resolve_cache_dir
 from lesiongan.evaluate.features import build_imagenet
 from lesiongan.evaluate.images import ImageSet, check_classes, read_images
@@ -39,10 +37,7 @@ from lesiongan.evaluate.structures import (
     load_validation,
 )
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
 
 SCORES_CSV = "structure_scores.csv"
 
@@ -86,12 +81,12 @@ def run_structures(
     size = inputs.size_px
     extractor = build_imagenet(resolve_device(cfg.device))
     probes = load_probes(size, extractor.id)
-    stage = open_stage(out, cfg, [inputs.dataset_root, inputs.synthetic_root], force=force)
-    if stage.is_done:
-        return json.loads((Path(out) / "metrics.json").read_text(encoding="utf-8"))
+    stage, reused = begin_audit(out, cfg, inputs, "eval structures", force)
+    if reused is not None:  # an equal audit is there
+        return reused
     probe_px = next(iter(probes.values())).size_px
     validation = load_validation().get(str(probe_px), {})
-    with atomic_output_dir(out, [inputs.dataset_root, inputs.synthetic_root], force) as tmp:
+    with stage.write() as tmp:
         cache = resolve_cache_dir(cfg.cache)
         sides = {"real": real, "synthetic": syn}
         pixels, scores = {}, {}
@@ -123,8 +118,6 @@ def run_structures(
         _write_scores(tmp / SCORES_CSV, sides, scores)
         _examples(tmp / "examples.png", sides, pixels, scores, cfg.examples)
         save_metrics(tmp, m)
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(tmp, "eval structures", input_fingerprints(inputs))
     return m
 
 

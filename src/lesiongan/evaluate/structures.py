@@ -102,6 +102,15 @@ class Probe:
     def score(self, feats: np.ndarray, pixels: np.ndarray | None = None) -> np.ndarray:
         return self.predict(feats)
 
+    def arrays(self, key: str) -> dict[str, np.ndarray]:
+        """What :func:`save_probes` stores of it, under ``KEY_…`` names."""
+        return {
+            f"{key}_mean": self.mean.astype(np.float32),
+            f"{key}_scale": self.scale.astype(np.float32),
+            f"{key}_coef": self.coef.astype(np.float32),
+            f"{key}_intercept": np.array(self.intercept, np.float64),
+        }
+
 
 def violet_fraction(pixels: np.ndarray) -> np.ndarray:
     """Share of violet pixels (ink) in each uint8 N x H x W x 3 image."""
@@ -129,6 +138,9 @@ class ColourRule:
 
     def score(self, feats: np.ndarray | None, pixels: np.ndarray) -> np.ndarray:
         return violet_fraction(pixels)
+
+    def arrays(self, key: str) -> dict[str, np.ndarray]:
+        return {f"{key}_threshold": np.array(self.threshold, np.float64)}
 
 
 Detector = Probe | ColourRule
@@ -158,14 +170,7 @@ def fit_probe(feats: np.ndarray, present: np.ndarray, structure: str, size_px: i
 def save_probes(path: Path, probes: list[Detector], features_id: str) -> None:
     arrays: dict[str, Any] = {"features_id": np.array(features_id)}
     for p in probes:
-        key = f"{p.structure}_{p.size_px}"
-        if isinstance(p, ColourRule):
-            arrays[f"{key}_threshold"] = np.array(p.threshold, np.float64)
-            continue
-        arrays[f"{key}_mean"] = p.mean.astype(np.float32)
-        arrays[f"{key}_scale"] = p.scale.astype(np.float32)
-        arrays[f"{key}_coef"] = p.coef.astype(np.float32)
-        arrays[f"{key}_intercept"] = np.array(p.intercept, np.float64)
+        arrays.update(p.arrays(f"{p.structure}_{p.size_px}"))
     np.savez_compressed(path, **arrays)
 
 

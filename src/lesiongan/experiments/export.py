@@ -31,8 +31,8 @@ from lesiongan.experiments.records import (
     export_predictions,
     records_from_export,
 )
-from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
-from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.outdir import write_text_atomic
+from lesiongan.utils.stage import begin_stage
 
 RUNS = "runs.json"
 CONFIG = "experiment-config.yaml"
@@ -65,7 +65,9 @@ def export_results(exp_dir: Path, dest: Path, force: bool = False) -> Path:
         raise LesionganError(f"{path}: missing; the experiment has not finished")
     results = json.loads(path.read_text())
     records = _records(exp_dir, results)
-    with atomic_output_dir(dest, [exp_dir], force) as tmp:
+    # a copy of what is there now: an existing DEST is replaced only with --force
+    stage = begin_stage(dest, None, [exp_dir], name="experiment export", force=force, reuse=False)
+    with stage.write() as tmp:
         files = export_predictions(records, tmp / "predictions")
         runs = {
             r.key: {
@@ -88,8 +90,8 @@ def export_results(exp_dir: Path, dest: Path, force: bool = False) -> Path:
         shutil.copyfile(exp_dir / "config.yaml", tmp / CONFIG)
         if (exp_dir / "figures").is_dir():
             shutil.copytree(exp_dir / "figures", tmp / "figures")
-        # marks DEST as lesiongan's own, so that a later --export --force may replace it
-        save_provenance(tmp, "experiment export", {"experiment": str(exp_dir.resolve())})
+        # provenance marks DEST as lesiongan's own, so that a later --export --force replaces it
+        stage.provenance = {"experiment": str(exp_dir.resolve())}
     return dest
 
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from lesiongan.config import Config
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.cells import Cell, cell_status
-from lesiongan.utils.stage import open_stage
+from lesiongan.utils.stage import begin_stage, open_stage
 
 ProgressFn = Callable[..., None]
 
@@ -37,6 +37,9 @@ class Task(Protocol):
 
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         """``workers``: image-loading processes (1 inside a parallel worker)."""
+
+    # optional: ``multi_gpu_command(n_gpus, config_file, resume) -> argv``, the command that
+    # runs the task on several GPUs of one node (a launcher with more than one GPU uses it)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,22 @@ class GanTask:
         from lesiongan.gan.run import run_training
 
         run_training(self.dataset, self.run, self.config, resume=None, progress=progress)
+
+    def multi_gpu_command(self, n_gpus: int, config_file: Path, resume: bool) -> list[str]:
+        """``torchrun --nproc_per_node=N -m lesiongan gan train`` with the resolved config
+        (written to ``config_file``)."""
+        import sys
+
+        from lesiongan.config import save_config
+
+        save_config(self.config, config_file)
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        cmd += [f"--nproc_per_node={n_gpus}", "-m", "lesiongan", "gan", "train", str(self.dataset)]
+        return (
+            cmd
+            + ["--out", str(self.run), "--config", str(config_file)]
+            + (["--resume"] if resume else [])
+        )
 
 
 @dataclass(frozen=True)
@@ -208,18 +227,15 @@ class FeaturesTask:
 
     def __call__(self, progress: ProgressFn | None = None, workers: int | None = None) -> None:
         from lesiongan.classify.features import precompute_features
-        from lesiongan.config import save_config
-        from lesiongan.utils.outdir import atomic_output_dir
 
-        cfg = self.config()
         inputs = [self.dataset] + ([self.synthetic] if self.synthetic else [])
-        if open_stage(self.out, cfg, inputs).is_done:
+        stage = begin_stage(self.out, self.config(), inputs, name="experiment features")
+        if stage.is_done:
             return
         done = precompute_features(
             self.dataset, self.classify, self.synthetic, workers=workers, progress=progress
         )
-        with atomic_output_dir(self.out, inputs) as tmp:
-            save_config(cfg, tmp / "config.yaml")
+        with stage.write() as tmp:
             (tmp / "features.json").write_text(json.dumps(done, indent=2) + "\n")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lesiongan.config import Config, load_config, save_config
+from lesiongan.config import Config, load_config
 from lesiongan.data.manifest import load_dataset
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.config import (
@@ -29,9 +29,7 @@ from lesiongan.experiments.jobs import Plan
 from lesiongan.experiments.local import JobFn, run_plan
 from lesiongan.experiments.scarcity import plan_scarcity
 from lesiongan.experiments.stages import StageFn, no_progress
-from lesiongan.utils.outdir import atomic_output_dir
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import locked_stage, open_stage, write_status
+from lesiongan.utils.stage import StageRun, begin_stage, locked_stage, write_status
 
 
 @dataclass(frozen=True)
@@ -67,17 +65,28 @@ def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = Fal
     """
     out = Path(out)
     k = get_kind(kind)
-    inputs = [Path(cfg.dataset), *k.inputs(cfg)]
-    stage = open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
+    stage = _begin(out, cfg, k, force)
     if not stage.is_new:
-        write_status(out, "running")
+        stage.status("running")
         return
-    with atomic_output_dir(out, inputs, force) as tmp:  # --force replaces it once complete
-        save_config(cfg, tmp / "config.yaml")
-        save_provenance(
-            tmp, f"experiment {kind}", {"dataset": {"path": str(Path(cfg.dataset).resolve())}}
-        )
+    with stage.write() as tmp:  # --force replaces it once complete
+        stage.provenance = {"dataset": {"path": str(Path(cfg.dataset).resolve())}}
         write_status(tmp, "running")
+
+
+def _begin(out: Path, cfg: ExperimentBase, kind: ExperimentKind, force: bool) -> StageRun:
+    """The experiment directory's stage: continued whatever its state (``resume=None``)."""
+    inputs = [Path(cfg.dataset), *kind.inputs(cfg)]
+    return begin_stage(
+        out,
+        cfg,
+        inputs,
+        name=f"experiment {kind.name}",
+        force=force,
+        resumable=True,
+        resume=None,
+        may_change=("launcher",),
+    )
 
 
 @locked_stage("out")  # one process runs an experiment directory; a failure says so in status
@@ -94,8 +103,7 @@ def run_experiment(
     out = Path(out)
     load_dataset(Path(cfg.dataset))  # a bad dataset or config fails before anything is written
     if out.exists():  # a directory made with other settings: one line naming its keys
-        inputs = [Path(cfg.dataset), *k.inputs(cfg)]
-        open_stage(out, cfg, inputs, force=force, resumable=True, may_change=("launcher",))
+        _begin(out, cfg, k, force)
     k.plan(cfg, out)
     open_experiment(out, cfg, kind, force)
     return run_plan(lambda: k.plan(cfg, out), cfg.workers, stage, on_job)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from lesiongan.classify.samplers import USES_SYNTHETIC
-from lesiongan.config import Config, save_config
+from lesiongan.config import Config
 from lesiongan.data.manifest import (
     build_dataset_info,
     dataset_fingerprint,
@@ -54,9 +54,9 @@ from lesiongan.experiments.results import (
 )
 from lesiongan.experiments.stats import verdict_calls
 from lesiongan.gan.sample import SampleConfig
-from lesiongan.utils.outdir import atomic_output_dir, write_text_atomic
-from lesiongan.utils.provenance import git_revision, save_provenance
-from lesiongan.utils.stage import DONE, open_stage, write_status
+from lesiongan.utils.outdir import write_text_atomic
+from lesiongan.utils.provenance import git_revision
+from lesiongan.utils.stage import DONE, begin_stage, open_stage, write_status
 
 
 def nested_fractions(
@@ -95,8 +95,6 @@ def write_fraction_dataset(
     A stage like any other: written atomically, reused when equal, refused when different.
     """
     task = FractionTask(Path(parent), Path(out), tuple(int(i) for i in keep_train), fraction)
-    if open_stage(out, task.config(), [parent], force=force).is_done:
-        return out
     task.write(force)
     return out
 
@@ -123,14 +121,18 @@ class FractionTask:
         return open_stage(self.out, self.config(), [self.parent]).state
 
     def __call__(self, progress=None, workers=None) -> None:
-        if not open_stage(self.out, self.config(), [self.parent]).is_done:
-            self.write(False)
+        self.write(False)
 
     def write(self, force: bool) -> None:
+        stage = begin_stage(
+            self.out, self.config(), [self.parent], name="scarcity fraction", force=force
+        )
+        if stage.is_done:
+            return
         ds = load_dataset(self.parent)
         train = ds.split_rows("train")
         rows = [train[i] for i in self.keep] + ds.split_rows("test")
-        with atomic_output_dir(self.out, [self.parent], force=force) as tmp:
+        with stage.write() as tmp:
             for top in {Path(r.path).parts[0] for r in rows}:
                 os.symlink((self.parent / top).resolve(), tmp / top, target_is_directory=True)
             info = build_dataset_info(
@@ -142,8 +144,7 @@ class FractionTask:
                 fraction=self.fraction,
             )
             save_dataset(tmp, rows, info)
-            save_config(self.config(), tmp / "config.yaml")
-            save_provenance(tmp, "scarcity fraction", {"parent": str(self.parent.resolve())})
+            stage.provenance = {"parent": str(self.parent.resolve())}
 
 
 @dataclass(frozen=True)
@@ -170,14 +171,13 @@ class OracleTask:
     def __call__(self, progress=None, workers=None) -> None:
         from lesiongan.data.oracle import write_oracle_directory
 
-        cfg = self.config()
-        if open_stage(self.out, cfg, [self.parent]).is_done:
+        stage = begin_stage(self.out, self.config(), [self.parent], name="scarcity oracle")
+        if stage.is_done:
             return
         train = load_dataset(self.parent).split_rows("train")
-        with atomic_output_dir(self.out, [self.parent]) as tmp:
+        with stage.write() as tmp:
             write_oracle_directory(self.parent, [train[i] for i in self.left_out], tmp)
-            save_config(cfg, tmp / "config.yaml")
-            save_provenance(tmp, "scarcity oracle", {"parent": str(self.parent.resolve())})
+            stage.provenance = {"parent": str(self.parent.resolve())}
 
 
 def fraction_gans(

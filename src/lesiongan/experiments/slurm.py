@@ -23,7 +23,6 @@ import datetime as _dt
 import json
 import pickle
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from typing import Any
 
 from lesiongan.errors import InUseError, LesionganError
 from lesiongan.experiments.config import ExperimentBase, LauncherConfig, SlurmResources
-from lesiongan.experiments.jobs import GanTask, Job, Plan, run_job
+from lesiongan.experiments.jobs import Job, Plan, run_job
 from lesiongan.experiments.kinds import get_kind, load_experiment, open_experiment
 from lesiongan.utils.outdir import write_text_atomic
 from lesiongan.utils.stage import DONE, RESUME, read_status, write_status
@@ -180,27 +179,15 @@ def _submit_group(
             jobs = [executor.submit(run_job, j.task) for j in group]
         return jobs
     job = group[0]
-    if isinstance(job.task, GanTask) and res.gpus_per_node > 1:
-        fn = _torchrun(job, res.gpus_per_node, folder, states[job.key])
-        return [executor.submit(fn)]
+    multi_gpu = getattr(job.task, "multi_gpu_command", None)  # a task that can use them all
+    if multi_gpu is not None and res.gpus_per_node > 1:
+        from submitit.helpers import CommandFunction
+
+        folder.mkdir(parents=True, exist_ok=True)
+        cfg_file = folder / f"{job.key.replace('/', '-')}.yaml"
+        cmd = multi_gpu(res.gpus_per_node, cfg_file, states[job.key] == RESUME)
+        return [executor.submit(CommandFunction(cmd, verbose=True))]
     return [executor.submit(run_job, job.task)]
-
-
-def _torchrun(job: Job, n_gpus: int, folder: Path, state: str) -> Any:
-    """``torchrun --nproc_per_node=N -m lesiongan gan train`` with the GAN's resolved config."""
-    from submitit.helpers import CommandFunction
-
-    from lesiongan.config import save_config
-
-    task = job.task
-    assert isinstance(task, GanTask)
-    folder.mkdir(parents=True, exist_ok=True)
-    cfg_file = folder / f"{job.key.replace('/', '-')}.yaml"
-    save_config(task.config, cfg_file)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    cmd += [f"--nproc_per_node={n_gpus}", "-m", "lesiongan", "gan", "train", str(task.dataset)]
-    cmd += ["--out", str(task.run), "--config", str(cfg_file)]
-    return CommandFunction(cmd + (["--resume"] if state == RESUME else []), verbose=True)
 
 
 def slurm_states(job_ids: list[str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from lesiongan.gan.families import parse_network
-from lesiongan.utils.stage import StateFileError, load_state, save_state
+from lesiongan.utils.state import StateFileError, load_state, save_state
 
 FORMAT = "lesiongan-gan-checkpoint-v1"
 CKPT_DIR = "checkpoints"

@@ -5,7 +5,7 @@ the fingerprint of the train split, for the leakage guard), ``train_images.csv``
 GAN saw), ``checkpoints/``, ``grids/``, ``stats.jsonl``, ``tensorboard/`` and ``status.json``
 (``running`` until the schedule ends, then ``done``). Checkpoints are atomic; ``--resume``
 continues from the latest one. The directory's life (new / resume / done / refused) is decided
-by :func:`lesiongan.utils.stage.open_stage`: resuming with the same config (or the saved one)
+by :func:`lesiongan.utils.stage.begin_stage`: resuming with the same config (or the saved one)
 works, keys changed on purpose with ``--set`` are accepted and written to ``config.yaml``, any
 other difference is refused naming the keys.
 """
@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from lesiongan.config import apply_overrides, read_yaml_mapping, save_config
+from lesiongan.config import apply_overrides, read_yaml_mapping
 from lesiongan.data.manifest import dataset_fingerprint, load_dataset, split_fingerprint
-from lesiongan.errors import ConfigError, DataError, LesionganError, OutputExistsError
+from lesiongan.errors import ConfigError, DataError, LesionganError
 from lesiongan.gan.checkpoint import (
     check_compatible,
     latest_checkpoint,
@@ -36,9 +36,7 @@ from lesiongan.gan.schedule import build_phases, total_nimg
 from lesiongan.gan.ticks import truncate_stats
 from lesiongan.gan.trainer import ProgressFn, Trainer, resolve_device
 from lesiongan.utils.distributed import DistInfo, barrier, init_distributed, shutdown
-from lesiongan.utils.outdir import atomic_output_dir
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import DONE, locked_stage, open_stage, rewrite_config, write_status
+from lesiongan.utils.stage import DONE, begin_stage, locked_stage, write_status
 
 log = logging.getLogger(__name__)
 RUN_JSON = "run.json"
@@ -137,26 +135,27 @@ def _run(
     }
     # Every rank checks (read-only), so a refusal stops all ranks instead of leaving them waiting.
     end = total_nimg(build_phases(cfg.network, cfg.schedule))
-    stage = open_stage(out, cfg, [dataset], force=force, resumable=True, may_change=may_change)
-    if resume and stage.is_new and not force:
-        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start one")
-    if not stage.is_new:
-        _check_resume(out, run_info)
-    if stage.state == DONE:
+    stage = begin_stage(
+        out,
+        cfg,
+        [dataset],
+        name="gan train",
+        force=force,
+        resumable=True,
+        resume=resume,
+        may_change=may_change,
+        check=lambda d: _check_resume(d, run_info),
+    )
+    if stage.is_done:
         ckpt = list_checkpoints(out)
         return TrainResult(
             out, end / 1000, end / 1000, True, ckpt[-1] if ckpt else out, info.rank, reused=True
         )
-    if not stage.is_new and resume is False:
-        raise OutputExistsError(
-            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
-            "or --force to start again"
-        )
     barrier(info)  # all ranks have checked before rank 0 creates the directory
     if stage.is_new and info.is_main:
         # The run directory appears complete with its config, or not at all.
-        with atomic_output_dir(out, [dataset], force) as tmp:
-            _write_run_files(tmp, cfg, run_info, data)
+        with stage.write() as tmp:
+            stage.provenance = _write_run_files(tmp, run_info, data)
     barrier(info)
     device = resolve_device(cfg.runtime.device, info)
 
@@ -182,7 +181,7 @@ def _run(
     if not stage.is_new and info.is_main:  # ticks logged after the checkpoint come again
         truncate_stats(out, trainer.cur_nimg)
     if stage.changed and info.is_main:  # after the checks: nothing is rewritten on a refusal
-        rewrite_config(out, cfg)
+        stage.continued()
         log.info("resuming with changed keys: %s", ", ".join(stage.changed))
     _write_status(out, info, "running", trainer.cur_nimg, end)
     writer = _tensorboard(out, cfg, info)
@@ -215,25 +214,21 @@ def _run(
     )
 
 
-def _write_run_files(out: Path, cfg: GanConfig, run_info: dict, data) -> None:
-    save_config(cfg, out / "config.yaml")
+def _write_run_files(out: Path, run_info: dict, data) -> dict[str, Any]:
+    """run.json and train_images.csv; return the provenance's inputs."""
     (out / RUN_JSON).write_text(json.dumps(run_info, indent=2) + "\n")
     with open(out / "train_images.csv", "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(["image_id", "label", "source_sha256"])
         for image_id, label, sha in zip(data.image_ids, data.labels.tolist(), data.source_sha256):
             w.writerow([image_id, data.classes[label], sha])
-    save_provenance(
-        out,
-        "gan train",
-        {
-            "dataset": {
-                "path": run_info["dataset"],
-                "sha256": run_info["dataset_fingerprint"],
-                "train_split": run_info["train_split_fingerprint"],
-            }
-        },
-    )
+    return {
+        "dataset": {
+            "path": run_info["dataset"],
+            "sha256": run_info["dataset_fingerprint"],
+            "train_split": run_info["train_split_fingerprint"],
+        }
+    }
 
 
 def _check_resume(out: Path, run_info: dict) -> None:

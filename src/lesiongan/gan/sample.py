@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
-from lesiongan.config import Config, Seed, save_config
+from lesiongan.config import Config, Seed
 from lesiongan.data import synthetic as fmt
 from lesiongan.data.images import read_prepared
 from lesiongan.data.scoring import ImageScorer, ScorerLoader
@@ -52,9 +52,7 @@ from lesiongan.gan.inference import (
 from lesiongan.gan.run import RUN_JSON, read_run_info
 from lesiongan.gan.selection import check_classifier_leakage, compute_realism
 from lesiongan.utils.device import resolve_device
-from lesiongan.utils.outdir import atomic_output_dir
-from lesiongan.utils.provenance import save_provenance
-from lesiongan.utils.stage import open_stage
+from lesiongan.utils.stage import begin_stage
 
 SEED_STRIDE = 10_000_000
 MAX_PER_CLASS = 1_000_000  # a sane bound: 1 M images of 256 px are ~100 GB of PNG
@@ -156,7 +154,7 @@ def run_sample(
     if not run_dir.is_dir():
         raise LesionganError(f"{run_dir}: no such GAN run directory")
     inputs = [run_dir] + ([Path(config.classifier)] if config.classifier else [])
-    stage = open_stage(out, config, inputs, force=force)
+    stage = begin_stage(out, config, inputs, name="gan sample", force=force)
     if stage.is_done:
         return SampleResult(out, True, dict(config.per_class))
     run_info = read_run_info(run_dir)
@@ -177,12 +175,14 @@ def run_sample(
     if config.select == "d-score":
         gan.require_discriminator("--select d-score")
     selector = _Selector(config, gan, run_dir, device, scorer_loader)
-    with atomic_output_dir(out, inputs, force=True) as tmp:
+    with stage.write() as tmp:
         previews = _sample_all(tmp, gan, config, selector, progress)
         real = score_training_images(gan, run_dir, config.batch_size) if config.score_real else None
         if isinstance(real, list):
             fmt.write_real_scores(tmp, real)
-        _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real)
+        stage.provenance = _write_outputs(
+            tmp, run_dir, run_info, gan, config, selector, previews, real
+        )
     return SampleResult(out, False, dict(config.per_class))
 
 
@@ -339,7 +339,8 @@ def _gan_train_sha256(run_dir: Path) -> set[str]:
         return {r["source_sha256"] for r in csv.DictReader(f)}
 
 
-def _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real) -> None:
+def _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real) -> dict:
+    """Write info, the training list and the preview; return the provenance's inputs."""
     fmt.write_info(
         tmp,
         {
@@ -370,14 +371,13 @@ def _write_outputs(tmp, run_dir, run_info, gan, config, selector, previews, real
             grid += previews[c] + [np.zeros_like(tiles[0])] * (width - len(previews[c]))
         arr = torch.from_numpy(np.stack(grid)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
         save_grid(arr, len(previews), tmp / fmt.PREVIEW)
-    save_config(config, tmp / "config.yaml")
     prov = {"gan_run": {"path": str(run_dir.resolve()), "checkpoint_sha256": gan.checkpoint_sha256}}
     if selector.clf is not None:
         prov["classifier"] = {
             "path": str(selector.clf.path.resolve()),
             "sha256": selector.clf.sha256,
         }
-    save_provenance(tmp, "gan sample", prov)
+    return prov
 
 
 def _check_checkpoint_belongs(gan: LoadedGan, run_dir: Path, run_info: dict) -> None:

@@ -42,8 +42,7 @@ from scipy.stats import binomtest
 
 from lesiongan.errors import DataError
 from lesiongan.turing import db
-from lesiongan.utils.outdir import atomic_output_dir
-from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.stage import begin_stage
 
 RATER_COLUMNS = (
     "rater",
@@ -191,7 +190,12 @@ def _per_image(answers: list[dict[str, Any]], items: list[dict[str, Any]]) -> li
 
 
 def run_results(db_path: Path, out: Path, force: bool = False) -> dict[str, Any]:
-    """Read a study (also while it is being served) and write tables, JSON and plots to ``out``."""
+    """Read a study (also while it is being served) and write tables, JSON and plots to ``out``.
+
+    The study changes while raters answer, so an existing ``out`` is never reused: it is
+    refused without ``force`` (``reuse=False``).
+    """
+    stage = begin_stage(out, None, [Path(db_path)], name="turing results", force=force, reuse=False)
     conn = db.open_study(db_path, read_only=True)
     try:
         answers, items = db.load_answers(conn), db.load_items(conn)
@@ -204,7 +208,7 @@ def run_results(db_path: Path, out: Path, force: bool = False) -> dict[str, Any]
     if not answers:
         raise DataError(f"{db_path}: no answers recorded yet")
     res = compute_results(answers, items, names)
-    with atomic_output_dir(out, [Path(db_path)], force) as tmp:
+    with stage.write() as tmp:
         (tmp / "results.json").write_text(json.dumps(res["summary"], indent=2) + "\n")
         rows = [*res["raters"], {"rater": "all", **res["pooled"]}]
         _write_csv(tmp / "results.csv", rows, RATER_COLUMNS)
@@ -216,7 +220,7 @@ def run_results(db_path: Path, out: Path, force: bool = False) -> dict[str, Any]
         from lesiongan.turing.plots import save_plots
 
         save_plots(tmp, res)
-        save_provenance(tmp, "turing results", {"study": str(Path(db_path).resolve())})
+        stage.provenance = {"study": str(Path(db_path).resolve())}
     return res["summary"]
 
 

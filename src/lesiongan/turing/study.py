@@ -36,7 +36,7 @@ from lesiongan.errors import DataError, OutputExistsError
 from lesiongan.turing import db
 from lesiongan.utils.hashing import sha256_file
 from lesiongan.utils.parallel import ProgressFn
-from lesiongan.utils.stage import locked_stage
+from lesiongan.utils.stage import begin_file_stage, locked_stage
 
 log = logging.getLogger(__name__)
 
@@ -163,23 +163,13 @@ def run_create(
 ) -> StudyInfo:
     """Write a new study database (atomically: built beside ``db_path``, then renamed)."""
     db_path = Path(db_path)
-    if db_path.is_dir():
-        raise DataError(f"{db_path}: is a directory; --db is the study database file to create")
-    if db_path.exists() and not force:
-        raise OutputExistsError(f"{db_path}: already exists (use --force to replace it)")
-    if db_path.exists() and not db.is_study(db_path):
-        raise OutputExistsError(
-            f"{db_path}: exists and is not a lesiongan Turing study; --force replaces only a "
-            "study (remove the file yourself, or choose another --db)"
-        )
+    inputs = (dataset_dir, synthetic_dir)
+    begin_file_stage(
+        db_path, inputs, force=force, what="study database", option="--db", check_ours=_a_study
+    )
     names = [_check_name(db_path, name) for name in cfg.raters]
     if len(set(names)) != len(names):
         raise DataError("rater names must be unique")
-    for inp in (dataset_dir, synthetic_dir):
-        if Path(inp).resolve() in db_path.resolve().parents:
-            raise DataError(
-                f"{db_path}: the study database must not be written into the input {inp}"
-            )
     cands, used = select_candidates(dataset_dir, synthetic_dir, cfg)
     images = _load_all(cands, progress)
     size_px = cfg.size_px or min(min(im.size) for im in images)
@@ -219,6 +209,14 @@ def run_create(
         raise
     log.info("study %s: %d images at %d px, %d raters", db_path, len(cands), size_px, len(made))
     return StudyInfo(db_path, admin, made, len(cands), size_px)
+
+
+def _a_study(db_path: Path) -> None:
+    if not db.is_study(db_path):
+        raise OutputExistsError(
+            f"{db_path}: exists and is not a lesiongan Turing study; --force replaces only a "
+            "study (remove the file yourself, or choose another --db)"
+        )
 
 
 def _check_name(db_path: Path, name: str) -> str:

@@ -158,6 +158,37 @@ def record_outputs(out: Path) -> None:
             write_text_atomic(path, json.dumps({**data, OUTPUTS_KEY: merged}, indent=2) + "\n")
 
 
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Remove ``.NAME.tmp-PID-…`` / ``.NAME.old-…`` siblings whose writer process is gone."""
+    out = Path(out)
+    parent = out.resolve().parent if out.parent.exists() else None
+    removed: list[Path] = []
+    if parent is None:
+        return removed
+    for p in parent.glob(f".{out.name}.*"):
+        kind, _, rest = p.name[len(out.name) + 2 :].partition("-")
+        if kind not in ("tmp", "old"):
+            continue
+        pid = rest.split("-")[0]
+        if kind == "tmp" and pid.isdigit() and _alive(int(pid)):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # -- the lock ------------------------------------------------------------------------------
 
 _WAIT_S = 0.5  # how long a process waits for a lock before it is told who holds it

@@ -25,12 +25,17 @@ requested config key by key. On resume, keys the user changes on purpose (``--se
 
 Non-resumable stages write their directory atomically (:func:`atomic_output_dir`), so an
 existing directory is a finished one. Resumable stages (GAN and classifier training,
-experiments) keep ``status.json`` (``running`` / ``stopped`` / ``done`` plus progress fields)
-and self-describing state files (:func:`save_state`: a format tag and the config, written to a
-temporary name and renamed, loaded with ``weights_only=True``).
+experiments) keep ``status.json`` (:mod:`lesiongan.utils.status`) and self-describing state
+files (:mod:`lesiongan.utils.state`).
 
 Temporary siblings left by a killed process (``.NAME.tmp-PID-…``) are removed when their
 process is gone.
+
+Every stage runs this preamble through :func:`begin_stage` (the decision, the refusals that
+follow from ``--resume``) and writes through the :class:`StageRun` it returns: ``write()``
+(atomic, adds ``config.yaml`` and ``provenance.json``), ``status()``, ``continued()``. A stage
+whose output is one file (a Turing study) runs :func:`begin_file_stage`. No stage decides
+about its output itself.
 
 ``--force`` replaces only what lesiongan wrote, and one process at a time writes a directory:
 both rules live in :mod:`lesiongan.utils.outdir` (:func:`check_replaceable`,
@@ -41,14 +46,9 @@ records the directory's entries so that a later ``--force`` knows them as the st
 
 from __future__ import annotations
 
-import errno
-import functools
-import inspect
-import json
+import contextlib
 import logging
-import os
-import shutil
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,25 +56,25 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from lesiongan.errors import LesionganError, OutputExistsError
+from lesiongan.config import save_config
+from lesiongan.errors import DataError, LesionganError, OutputExistsError
 from lesiongan.utils.outdir import (
     atomic_output_dir,
+    check_output_dir,
     check_overlap,
     check_replaceable,
-    overwrite_in_place,
-    record_outputs,
+    remove_stale_temporaries,
     stage_lock,
-    stale_lock,
     write_text_atomic,
 )
+from lesiongan.utils.provenance import save_provenance
+from lesiongan.utils.status import locked_stage, read_status, write_status
 
 log = logging.getLogger(__name__)
 
 NEW, RESUME, DONE = "new", "resume", "done"
-RUNNING, FAILED, STOPPED = "running", "failed", "stopped"
-CONFIG_FILE, STATUS_FILE = "config.yaml", "status.json"
+CONFIG_FILE = "config.yaml"
 C = TypeVar("C", bound=BaseModel)
-F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "DONE",
@@ -82,14 +82,14 @@ __all__ = [
     "RESUME",
     "ConfigChangedError",
     "Stage",
-    "StateFileError",
+    "StageRun",
     "atomic_output_dir",
+    "begin_file_stage",
+    "begin_stage",
     "config_diff",
-    "load_state",
     "locked_stage",
     "open_stage",
     "read_status",
-    "save_state",
     "stage_lock",
     "write_status",
 ]
@@ -97,10 +97,6 @@ __all__ = [
 
 class ConfigChangedError(OutputExistsError):
     """An existing stage directory was made with other settings."""
-
-
-class StateFileError(LesionganError):
-    """A state file (checkpoint, resume file, model) is missing, corrupt or of another kind."""
 
 
 @dataclass
@@ -161,120 +157,6 @@ def read_saved_config(path: Path, cls: type[C]) -> C | None:
         return None
 
 
-def read_status(path: Path) -> dict[str, Any]:
-    """``status.json`` of a resumable stage (empty when it has none).
-
-    A ``running`` status whose process is gone (killed: its lock is stale, see
-    :func:`lesiongan.utils.outdir.stale_lock`) reads as ``stopped``, with the reason."""
-    try:
-        data = json.loads((Path(path) / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if isinstance(data, dict) and data.get("state") == RUNNING and stale_lock(path):
-        return {**data, "state": STOPPED, "reason": KILLED_REASON}
-    return data if isinstance(data, dict) else {}
-
-
-KILLED_REASON = (
-    "its process ended without saying why (killed, or its machine stopped); run the same "
-    "command again to continue from the last saved state (with --resume for gan/classify train)"
-)
-
-
-def write_status(path: Path, state: str, **fields: Any) -> None:
-    """Atomically write ``status.json``: ``{"state": state, **fields}``; record the directory's
-    entries as the stage's own (see :func:`lesiongan.utils.outdir.record_outputs`)."""
-    write_text_atomic(Path(path) / STATUS_FILE, json.dumps({"state": state, **fields}) + "\n")
-    record_outputs(Path(path))
-
-
-def locked_stage(param: str = "out") -> Callable[[F], F]:
-    """Decorate a resumable stage's entry point: it runs holding the lock of the directory given
-    as ``param`` (:func:`stage_lock`), and a run that raises leaves ``status.json`` saying
-    ``failed`` (or ``stopped`` when interrupted) with the reason, never ``running``. A call
-    refused before it wrote the status (another config, an unfinished run without --resume, a
-    directory --force may not replace) leaves the directory's status as it was."""
-
-    def decorate(fn: F) -> F:
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> Any:
-            out = Path(signature.bind(*args, **kwargs).arguments[param])
-            with stage_lock(out):
-                before = _status_stamp(out)
-                try:
-                    return fn(*args, **kwargs)
-                except BaseException as exc:
-                    if _status_stamp(out) != before:  # this process ran it: a refusal did not
-                        mark_ended(out, exc)
-                    raise
-
-        return run  # type: ignore[return-value]
-
-    return decorate
-
-
-def _status_stamp(out: Path) -> tuple[int, int] | None:
-    """Identifies the status file's version (each write replaces the file)."""
-    try:
-        st = os.stat(Path(out) / STATUS_FILE)
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns
-
-
-def mark_ended(out: Path, exc: BaseException) -> None:
-    """A run that raised: ``status.json`` ``running`` becomes ``failed`` (``stopped`` on Ctrl-C)
-    with the reason; other states are kept. Only the process that holds the lock writes."""
-    status = read_status(out)
-    if status.get("state") != RUNNING or int(os.environ.get("RANK", "0") or 0) != 0:
-        return
-    interrupted = isinstance(exc, (KeyboardInterrupt, SystemExit))
-    reason = "interrupted" if interrupted else (str(exc) or type(exc).__name__)
-    if not interrupted and not isinstance(exc, LesionganError):
-        reason = f"{type(exc).__name__}: {reason}"
-    fields = {k: v for k, v in status.items() if k not in ("state", "reason")}
-    state = STOPPED if interrupted else FAILED
-    try:
-        write_status(out, state, **fields, reason=reason)
-    except OSError:  # a full disk refuses a new file; the old one's own space usually takes it
-        text = json.dumps({"state": state, **fields, "reason": reason}) + "\n"
-        if not overwrite_in_place(Path(out) / STATUS_FILE, text):
-            log.warning("%s: cannot record the failure in %s", out, STATUS_FILE)
-
-
-def remove_stale_temporaries(out: Path) -> list[Path]:
-    """Remove ``.NAME.tmp-PID-…`` / ``.NAME.old-…`` siblings whose writer process is gone."""
-    out = Path(out)
-    parent = out.resolve().parent if out.parent.exists() else None
-    removed: list[Path] = []
-    if parent is None:
-        return removed
-    for p in parent.glob(f".{out.name}.*"):
-        kind, _, rest = p.name[len(out.name) + 2 :].partition("-")
-        if kind not in ("tmp", "old"):
-            continue
-        pid = rest.split("-")[0]
-        if kind == "tmp" and pid.isdigit() and _alive(int(pid)):
-            continue
-        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        removed.append(p)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def open_stage(
     out: Path,
     config: BaseModel,
@@ -333,77 +215,136 @@ def rewrite_config(out: Path, config: BaseModel) -> None:
     write_text_atomic(Path(out) / CONFIG_FILE, text)
 
 
-def save_state(path: Path, fmt: str, payload: Mapping[str, Any], config: Any = None) -> None:
-    """Save a self-describing state file atomically: ``{"format", "config", **payload}``.
+# -- the preamble every stage runs -----------------------------------------------------------
 
-    ``config`` (a pydantic model or a plain dict) is stored as plain data, so the file says what
-    produced it. Written to a temporary name in the same directory, then renamed.
+
+@dataclass
+class StageRun:
+    """One run of a stage on its output directory, made by :func:`begin_stage`: what
+    :func:`open_stage` decided, then the writing (:meth:`write`, :meth:`status`)."""
+
+    decision: Stage
+    config: BaseModel | None
+    name: str  # provenance.json's "stage", e.g. "eval realism"
+    inputs: list[Path]
+    force: bool
+    provenance: dict[str, Any] = field(default_factory=dict)  # provenance.json's "inputs"
+
+    @property
+    def path(self) -> Path:
+        return self.decision.path
+
+    @property
+    def state(self) -> str:
+        return self.decision.state
+
+    @property
+    def is_new(self) -> bool:
+        return self.decision.is_new
+
+    @property
+    def is_done(self) -> bool:
+        return self.decision.is_done
+
+    @property
+    def changed(self) -> list[str]:
+        return self.decision.changed
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Path]:
+        """Yield a temporary directory; when the block succeeds, add ``config.yaml`` and
+        ``provenance.json`` (set :attr:`provenance` in the block) and rename it to the output
+        (:func:`atomic_output_dir`). A non-resumable stage writes its whole output here, a
+        resumable one the files it starts with."""
+        with atomic_output_dir(self.path, self.inputs, self.force) as tmp:
+            yield tmp
+            if self.config is not None:
+                save_config(self.config, tmp / CONFIG_FILE)
+            save_provenance(tmp, self.name, self.provenance)
+
+    def continued(self) -> None:
+        """A resumed run whose keys changed on purpose records what runs from now on."""
+        if self.changed and self.config is not None:
+            rewrite_config(self.path, self.config)
+
+    def status(self, state: str, **fields: Any) -> None:
+        """``status.json`` of a resumable stage (:func:`write_status`)."""
+        write_status(self.path, state, **fields)
+
+
+def begin_stage(
+    out: Path,
+    config: BaseModel | None,
+    inputs: Iterable[Path] = (),
+    *,
+    name: str,
+    force: bool = False,
+    reuse: bool = True,
+    resumable: bool = False,
+    resume: bool | None = False,
+    may_change: Iterable[str] = (),
+    done_files: Iterable[str] = (),
+    check: Callable[[Path], None] | None = None,
+) -> StageRun:
+    """The preamble of every stage, before its work: the decision on ``out``
+    (:func:`open_stage`) and the refusals that follow from it; raise when refused.
+
+    ``reuse=False``: a stage whose input changes under it (the results of a live study): an
+    existing output is refused without ``force``, whatever config made it.
+    ``resume`` (resumable stages): False = a new run (an equal finished one is reused, an
+    unfinished one refused), True = continue an existing run (refused when there is none),
+    None = whatever the directory needs (experiments).
+    ``check``: called with ``out`` when it exists and is to be reused or resumed (e.g. that it
+    was made from the same data), before an unfinished run is refused.
     """
-    import torch
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(config, BaseModel):
-        config = config.model_dump(mode="json")
-    state = {"format": fmt, **payload}
-    if config is not None:
-        state["config"] = config
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        reason = _write_failure(exc, path.parent)
-        if reason:
-            raise StateFileError(
-                f"{path}: cannot be written ({reason}); the files written before are kept: make "
-                "room, then run the same command again (with --resume for a training run)"
-            ) from None
-        raise
-
-
-_TORCH_WRITE_FAILURES = ("write", "inline_container", "iostream error")
-_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
-
-
-def _write_failure(exc: BaseException, where: Path) -> str | None:
-    """Why a state file could not be written, when the disk is to blame (else None: a bug).
-    torch's own writer reports a full disk as a RuntimeError without an errno (``file write
-    failed``, ``[enforce fail at inline_container.cc] unexpected pos`` or, as it ends the file,
-    ``basic_ios::clear: iostream error``)."""
-    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
-        return exc.strerror or str(exc)
-    text = str(exc).lower()
-    if isinstance(exc, RuntimeError) and any(w in text for w in _TORCH_WRITE_FAILURES):
-        try:
-            free = shutil.disk_usage(where).free / 2**20
-        except OSError:
-            return "the write failed: is the disk full?"
-        return f"the write failed with {free:,.0f} MB free there: is the disk or a quota full?"
-    return None
-
-
-def load_state(path: Path, fmt: str | tuple[str, ...], map_location: Any = "cpu") -> dict[str, Any]:
-    """Load a file written by :func:`save_state` (no code runs on load) and check its format."""
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise StateFileError(f"{path}: no such file")
-    if "cuda" in str(map_location) and not torch.cuda.is_available():
-        raise LesionganError(
-            f"{path}: cannot be loaded onto {map_location}: no CUDA GPU is available here "
-            "(use the cpu device)"
+    out, inputs = Path(out), list(inputs)
+    if reuse and config is not None:
+        decision = open_stage(
+            out,
+            config,
+            inputs,
+            force=force,
+            resumable=resumable,
+            may_change=may_change,
+            done_files=done_files,
         )
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise StateFileError(
-            f"{path}: not readable (corrupt or truncated: {type(exc).__name__})"
-        ) from None
-    formats = (fmt,) if isinstance(fmt, str) else fmt
-    if not isinstance(state, dict) or state.get("format") not in formats:
-        found = state.get("format") if isinstance(state, dict) else type(state).__name__
-        raise StateFileError(f"{path}: not a {formats[0]} file (format {found!r})")
-    return state
+    else:
+        check_output_dir(out, inputs, force)
+        remove_stale_temporaries(out)
+        decision = Stage(out, NEW)
+    if resume and decision.is_new and not force:
+        raise LesionganError(f"{out}: nothing to resume (no such run); drop --resume to start one")
+    if not decision.is_new and check is not None:
+        check(out)
+    if decision.state == RESUME and resume is False:
+        raise OutputExistsError(
+            f"{out}: holds an unfinished run with this config; add --resume to continue it, "
+            "or --force to start again"
+        )
+    return StageRun(decision, config, name, inputs, force)
+
+
+def begin_file_stage(
+    path: Path,
+    inputs: Iterable[Path] = (),
+    *,
+    force: bool = False,
+    what: str,
+    option: str,
+    check_ours: Callable[[Path], None],
+) -> Stage:
+    """The preamble of a stage whose output is one file (``what``, given as ``option``): always
+    ``new``, as the file changes after it is made (a study collects answers). An existing file
+    is replaced only with ``force`` and when ``check_ours`` (which raises) lets it; the file is
+    never written into an input."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; {option} is the {what} file to create")
+    if path.exists() and not force:
+        raise OutputExistsError(f"{path}: already exists (use --force to replace it)")
+    if path.exists():
+        check_ours(path)
+    for inp in inputs:
+        if Path(inp).resolve() in path.resolve().parents:
+            raise DataError(f"{path}: the {what} must not be written into the input {inp}")
+    return Stage(path, NEW)

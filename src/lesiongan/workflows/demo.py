@@ -20,7 +20,6 @@ from lesiongan.experiments.stages import StageFn, ensure_gan, no_progress
 from lesiongan.gan.config import GanConfig
 from lesiongan.recipes import RECIPES
 from lesiongan.utils.outdir import check_holds_only
-from lesiongan.utils.stage import open_stage
 
 DEMO_ENTRIES = ("source", "dataset", "gan", "experiment")  # what a demo directory holds
 
@@ -107,23 +106,13 @@ def run_demo(
     result = DemoResult(plan)
     if force:  # it redoes its own stages, never one of another directory it was pointed at
         check_holds_only(plan.root, DEMO_ENTRIES, "the demo")
-    if open_stage(plan.source, plan.synth, force=force).is_done:
-        result.reused.append("synth")
-    else:
-        with stage("synth") as progress:
-            run_synth(plan.source, plan.synth, force=force, workers=workers, progress=progress)
-    if open_stage(plan.dataset, plan.prepare, [plan.source], force=force).is_done:
-        result.reused.append("prepare")
-    else:
-        with stage("prepare") as progress:
-            run_prepare(
-                plan.source,
-                plan.dataset,
-                plan.prepare,
-                force=force,
-                workers=workers,
-                progress=progress,
-            )
+    with stage("synth") as progress:  # each stage reuses an equal finished output itself
+        synth = run_synth(plan.source, plan.synth, force, workers, progress)
+    with stage("prepare") as progress:
+        prepared = run_prepare(
+            plan.source, plan.dataset, plan.prepare, force=force, workers=workers, progress=progress
+        )
+    result.reused += [name for name, r in (("synth", synth), ("prepare", prepared)) if r.reused]
     if ensure_gan(plan.dataset, plan.gan_run, plan.gan, force, stage):
         result.reused.append("gan")
     from lesiongan.experiments.imbalance import run_imbalance, sample_counts
