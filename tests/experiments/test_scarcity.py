@@ -98,6 +98,11 @@ def test_scarcity_gan_sees_only_its_fraction(tiny_dataset: Path, tmp_path: Path,
     assert code == 0, stderr
     code, stdout, stderr = cli("report", tmp_path / "export", "--check")
     assert code == 0, stderr
+    # each fraction's generator is named with the sha256 of the checkpoint that was sampled
+    inputs = json.loads((tmp_path / "export" / "runs.json").read_text())["inputs"]
+    assert set(inputs["generators"]) == {"frac-0.5/gan", "frac-1/gan"}
+    for g in inputs["generators"].values():
+        assert len(g["checkpoint_sha256"]) == 64 and g["kimg"] > 0
     code, stdout, _ = cli("report", tmp_path / "export", "--markdown")
     assert code == 0 and "synthetic-balance@oracle" in stdout and "Holm" in stdout
 

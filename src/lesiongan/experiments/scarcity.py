@@ -34,7 +34,7 @@ from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import summary_keys
 from lesiongan.experiments.cells import Cell
 from lesiongan.experiments.config import ScarcityConfig, expand_strategy, uses_synthetic
-from lesiongan.experiments.gans import gan_job
+from lesiongan.experiments.gans import gan_job, generator_record
 from lesiongan.experiments.imbalance import balance_per_class, build_cells
 from lesiongan.experiments.jobs import (
     Job,
@@ -221,6 +221,7 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
     with_syn = [s for s in cfg.strategies if uses_synthetic(s)]
     jobs: list[Job] = []
     fractions: list[tuple[float, int, list[Cell]]] = []
+    generators: list[tuple[str, Path]] = []  # (fraction/generator id, run), for the results
     for f, keep in subsets.items():
         tag = f"frac-{f:g}"
         sub, runs = out / "data" / tag, out / tag / "runs"
@@ -239,6 +240,7 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
                 cfg, f, sub, out, split_fingerprint(kept, "train"), after
             )
             jobs += gan_jobs
+            generators += [(f"{tag}/{g or 'gan'}", run) for g, run in gans]
             counts = {c: sum(1 for r in kept if r.label == c) for c in ds.classes}
             sample_cfg = SampleConfig(
                 per_class=balance_per_class(counts, cfg.sample.per_class), seed=cfg.sample.seed
@@ -279,7 +281,7 @@ def plan_scarcity(cfg: ScarcityConfig, out: Path) -> Plan:
         metrics = {}
         for f, _, cells in fractions:
             metrics |= {f"frac-{f:g}/{k}": m for k, m in read_metrics(cells).items()}
-        return finish_scarcity(cfg, out, fractions, metrics, seconds)
+        return finish_scarcity(cfg, out, fractions, metrics, seconds, generators)
 
     return Plan("scarcity", jobs, finish)
 
@@ -296,6 +298,7 @@ def finish_scarcity(
     fractions: list[tuple[float, int, list[Cell]]],
     metrics: dict[str, dict[str, Any]],
     seconds: float,
+    generators: list[tuple[str, Path]] | None = None,
 ) -> dict[str, Any]:
     """Aggregate finished cells (``metrics`` keyed ``frac-F/STRATEGY/...``) of both launchers:
     per fraction the summaries, the reference chosen on validation, and the differences of the
@@ -328,6 +331,8 @@ def finish_scarcity(
         "strategies": cfg.strategies,
         "seeds": cfg.seeds,
         **agg,
+        # each fraction's GANs: run, seed, training length, the sampled checkpoint's sha256
+        "generators": {k: generator_record(run, out) for k, run in generators or []},
         "runs": runs,
         "code_revision": git_revision(),
         "seconds": round(seconds, 1),
