@@ -173,8 +173,8 @@ def render_pages(root: Path = ROOT) -> list[Path]:
         path = root / page
         text = path.read_text(encoding="utf-8")
         new = re.sub(
-            r"(<!-- timing:demo -->\n).*?(\n<!-- /timing:demo -->)",
-            lambda m: m[1] + block + m[2],
+            r"(<!-- timing:demo -->)\n?.*?\n?(<!-- /timing:demo -->)",  # empty or filled
+            lambda m: m[1] + "\n" + block + "\n" + m[2],
             text,
             flags=re.S,
         )
