@@ -22,6 +22,11 @@ ENDPOINTS = (
     ("balanced_accuracy", "balanced accuracy"),
 )
 CALL_MARK = {"better": "better", "worse": "worse", "equivalent": "≈", "inconclusive": "?"}
+LEGEND = (
+    "Rows marked (Δ): the difference from the reference on the same seeds and test images, with "
+    "its 95 % paired interval and call (better, worse, ≈ equivalent within the margin, "
+    "? inconclusive); the other rows: mean and 95 % interval over seeds."
+)
 
 
 def _cell(d: dict[str, Any] | None, call: dict[str, Any] | None) -> str:
@@ -41,9 +46,9 @@ def render_imbalance_calls(results: dict[str, Any]) -> str:
         if s != ref and s in results["summary"]:
             rows.append([f"`{s}`", *(interval(results["summary"][s][k]) for k, _ in keys)])
     rows += [
-        [f"`{s}`", *(_cell(paired[s].get(k), calls[s].get(k)) for k, _ in keys)] for s in calls
+        [f"`{s}` (Δ)", *(_cell(paired[s].get(k), calls[s].get(k)) for k, _ in keys)] for s in calls
     ]
-    table = markdown(header, rows)
+    table = markdown(header, rows) + "\n\n" + LEGEND
     variants = results.get("variants") or {}
     cas_rows = [
         [f"`{v}`", cas_text(e.get("cas")), cas_text(e.get("cas_macro_auc"))]
