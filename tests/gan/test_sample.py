@@ -214,7 +214,7 @@ def test_cli_option_errors_are_one_line(cli, gan_run: Path, tmp_path: Path) -> N
         "--batch-size",
         0,
     )
-    assert code == 1 and "batch_size" in err and "Traceback" not in err
+    assert code == 1 and "--batch-size" in err and "Traceback" not in err
     code, _, err = cli(
         "gan",
         "sample",

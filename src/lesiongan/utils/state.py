@@ -52,17 +52,19 @@ def save_state(path: Path, fmt: str, payload: Mapping[str, Any], config: Any = N
         raise
 
 
+_TORCH_WRITE_FAILURES = ("write", "inline_container", "iostream error")
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO, errno.EACCES}
 
 
 def _write_failure(exc: BaseException, where: Path) -> str | None:
     """Why a state file could not be written, when the disk is to blame (else None: a bug).
     torch's own writer reports a full disk as a RuntimeError without an errno (``file write
-    failed`` or ``[enforce fail at inline_container.cc] unexpected pos``)."""
+    failed``, ``[enforce fail at inline_container.cc] unexpected pos`` or, as it ends the file,
+    ``basic_ios::clear: iostream error``)."""
     if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
         return exc.strerror or str(exc)
     text = str(exc).lower()
-    if isinstance(exc, RuntimeError) and any(w in text for w in ("write", "inline_container")):
+    if isinstance(exc, RuntimeError) and any(w in text for w in _TORCH_WRITE_FAILURES):
         try:
             free = shutil.disk_usage(where).free / 2**20
         except OSError:
