@@ -116,7 +116,7 @@ def rederive(root: Path) -> dict[str, Any]:
             entry.update(cas_entries(cfg, records, name, new.get("reference") or "none"))
         return new
     if results["experiment"] == "scarcity":
-        from lesiongan.experiments.scarcity import aggregate_scarcity
+        from lesiongan.experiments.scarcity_results import aggregate_scarcity
 
         n_train = {p["fraction"]: p["n_train"] for p in results["per_fraction"].values()}
         by_fraction: dict[float, tuple[int, list[RunRecord]]] = {}

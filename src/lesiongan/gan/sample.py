@@ -148,7 +148,7 @@ def run_sample(
     """Write a synthetic directory (or reuse an equal finished one).
 
     ``scorer_loader`` makes the image scorer of ``select: classifier|realism`` from
-    ``config.classifier`` (e.g. :func:`lesiongan.classify.scorer.load_classifier_scorer`).
+    ``config.classifier`` (the caller passes the classifier stage's loader: gan/ never imports it).
     """
     run_dir, out = Path(run_dir), Path(out)
     if not run_dir.is_dir():
