@@ -102,3 +102,18 @@ def test_validation_and_feature_size_blocks_come_from_the_committed_json() -> No
         pytest.skip(f"{bench} not committed")
     table = render_audit_block("feature-size", ROOT)
     assert "| 64 px | 128 px |" in table and "| 64 px | 224 px |" in table
+
+
+def test_an_eye_check_adds_its_row_and_a_bad_label_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "runs"
+    _fake_audits(folder)
+    assert "by eye" not in render_audit_folder(folder)  # no eye_check.csv: no row
+    lines = ["structure,run,image_id,sheet_position,present"]
+    lines += [f"hair,run-a,S{i},{i},{int(i < 2)}" for i in range(5)]
+    lines += ["ruler,run-b,R0,0,0"]
+    (folder / "eye_check.csv").write_text("\n".join(lines) + "\n")
+    text = render_audit_folder(folder)
+    assert "| flagged synthetic images that show it, by eye | 2 / 5 | n/a | 0 / 1 | n/a |" in text
+    (folder / "eye_check.csv").write_text(lines[0] + "\nhair,run-a,S0,0,yes\n")
+    with pytest.raises(DataError, match=r"eye_check.csv: line 2: .*present 0 or 1"):
+        render_audit_folder(folder)

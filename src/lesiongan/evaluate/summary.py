@@ -11,11 +11,16 @@ them. NAME is one of:
   (``benchmarks/results/audit_features_cpu.json``);
 * any other NAME: a folder ``docs/results/NAME`` of audits, one sub-folder per synthetic set,
   each holding ``realism/``, ``memorization/`` and ``structures/`` (``eval`` outputs):
-  FID with its floor and n, C_T per class, and the prevalence of the fine structures.
+  FID with its floor and n, C_T per class, and the prevalence of the fine structures. When the
+  folder holds ``eye_check.csv`` (``structure,run,image_id,sheet_position,present``: synthetic
+  images a detector flagged, looked at by a person and labelled ``present`` 1 or 0), the
+  structures table ends with how many of them show the structure: the detectors are validated
+  on real images, and this row says whether their synthetic readings can be believed.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -91,9 +96,12 @@ def render_ct(runs: dict[str, dict[str, Any]]) -> str:
     return _table(header, rows)
 
 
-def render_prevalence(runs: dict[str, dict[str, Any]]) -> str:
+def render_prevalence(
+    runs: dict[str, dict[str, Any]], eye: list[dict[str, str]] | None = None
+) -> str:
     """Share of images showing each structure (95 % Wilson interval): the real training images
-    once, then each synthetic set, then the detectors' precision / recall."""
+    once, then each synthetic set, then the detectors' precision / recall (on real images), and
+    with ``eye`` (``eye_check.csv``) how many flagged synthetic images a person saw it in."""
     first = next(iter(runs.values()))
     header = ["images (n)", *STRUCTURES]
 
@@ -112,7 +120,33 @@ def render_prevalence(runs: dict[str, dict[str, Any]]) -> str:
         for s in STRUCTURES
     ]
     rows.append([f"detector precision / recall at {first['probe_size_px']} px", *pr])
+    if eye is not None:
+        rows.append(["flagged synthetic images that show it, by eye", *_eye_cells(eye)])
     return _table(header, rows)
+
+
+EYE_CHECK = "eye_check.csv"
+
+
+def load_eye_check(path: Path) -> list[dict[str, str]]:
+    """The rows of an ``eye_check.csv``; one line names the file and the first bad row."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    for i, r in enumerate(rows, start=2):
+        if r.get("structure") not in STRUCTURES or r.get("present") not in ("0", "1"):
+            raise DataError(
+                f"{path}: line {i}: needs a structure ({', '.join(STRUCTURES)}) and present 0 or 1"
+            )
+    return rows
+
+
+def _eye_cells(rows: list[dict[str, str]]) -> list[str]:
+    """Per structure: ``k / n`` flagged synthetic images a person saw it in (n/a: none looked at)."""
+    out = []
+    for s in STRUCTURES:
+        seen = [r["present"] == "1" for r in rows if r["structure"] == s]
+        out.append(f"{sum(seen)} / {len(seen)}" if seen else "n/a")
+    return out
 
 
 SECTIONS = (
@@ -125,10 +159,13 @@ SECTIONS = (
 def render_audit_folder(folder: Path) -> str:
     audits = load_audits(folder)
     parts = []
+    eye_path = Path(folder) / EYE_CHECK
+    eye = load_eye_check(eye_path) if eye_path.is_file() else None
     for audit, title, render in SECTIONS:
         runs = _having(audits, audit)
         if runs:
-            parts.append(f"{title}:\n\n{render(runs)}")
+            table = render_prevalence(runs, eye) if audit == "structures" else render(runs)
+            parts.append(f"{title}:\n\n{table}")
     ids = sorted({m["features_id"] for a in audits.values() for m in a.values()})
     parts.append("Features: " + ", ".join(f"`{i}`" for i in ids) + ".")
     return "\n\n".join(parts)
