@@ -42,6 +42,39 @@ def test_fid_matches_torch_fidelity(n: int, m: int, d: int) -> None:
     assert compute_fid(a, a) == pytest.approx(0.0, abs=1e-6)
 
 
+@pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.parametrize(("n", "m", "subsets"), [(70, 50, 7), (40, 40, 3), (1200, 30, 4)])
+def test_kid_matches_torch_fidelity(n: int, m: int, subsets: int, whole: bool, monkeypatch) -> None:
+    """Same estimator, same subset draws: torch-fidelity's mean and std, with the kernels kept
+    whole and computed per subset (large sets)."""
+    import torch
+    from torch_fidelity.metric_kid import kid_features_to_metric
+
+    import lesiongan.evaluate.realism as realism
+
+    monkeypatch.setattr(realism, "KID_SUBSET_SIZE", 25 if n == 1200 else 1000)
+    monkeypatch.setattr(realism, "KID_WHOLE_KERNEL_MAX", 10_000 if whole else 10)
+    rng = np.random.default_rng(n + m)
+    real, fake = rng.normal(size=(n, 12)), rng.normal(size=(m, 12)) * 1.2 + 0.3
+    size = min(realism.KID_SUBSET_SIZE, n, m)
+    ref = kid_features_to_metric(
+        torch.from_numpy(real),
+        torch.from_numpy(fake),
+        kid_subsets=subsets,
+        kid_subset_size=size,
+        kid_kernel="poly",
+        kid_kernel_poly_degree=3,
+        kid_kernel_poly_gamma=None,
+        kid_kernel_poly_coef0=1,
+        rng_seed=5,
+        verbose=False,
+    )
+    mean, std = realism.compute_kid(real, fake, seed=5, subsets=subsets)
+    assert mean == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-9, abs=1e-12)
+    assert std == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-7, abs=1e-12)
+    assert mean > 0.05  # the sets differ: a KID that could not move would fail here
+
+
 def test_identical_sets_are_perfect_and_prdc_matches_its_definition() -> None:
     rng = np.random.default_rng(1)
     x = rng.normal(size=(60, 8))

@@ -8,8 +8,9 @@ reference real-only strategy, ``results.json``, ``results.csv`` and ``report.htm
 
 The graph (:func:`plan_imbalance`) is the one both launchers run::
 
-    gan ─▶ sample[/VARIANT] ─▶ audit/VARIANT ─▶ STRATEGY@VARIANT/seed-S (+ synthetic-only: CAS)
-    STRATEGY/seed-S (real-only) ──────────────┘  (a selecting or auditing classifier comes first)
+    gan ─▶ sample/VARIANT ─▶ features/VARIANT ─▶ STRATEGY@VARIANT/seed-S (+ synthetic-only: CAS)
+                          └─▶ audit/VARIANT (realism; in a worker, beside the cells)
+    features/dataset ─▶ STRATEGY/seed-S (real-only); a selecting classifier before its sample
 """
 
 from __future__ import annotations
@@ -186,15 +187,9 @@ def plan_imbalance(cfg: ImbalanceConfig, out: Path) -> Plan:
                     else out / "audit" / v.name / "realism"
                 )
                 atask = AuditTask("realism", dataset, syn, audit, audit_config(cfg))
-                jobs.append(
-                    Job(
-                        f"audit/{v.name}{sub}",
-                        "audit",
-                        audit,
-                        atask,
-                        (*after, f"{BASELINE}/{first}"),
-                    )
-                )
+                # in the frozen ImageNet features it needs no classifier of the experiment, so
+                # it runs in a worker beside the cells (mostly one-threaded numpy work)
+                jobs.append(Job(f"audit/{v.name}{sub}", "audit", audit, atask, after, True))
             mine = [s for s in with_syn if v.strategies is None or s in v.strategies]
             strategies = mine + (["synthetic-only"] if cfg.cas else [])
             v_cells = build_cells(cfg, dataset, runs, syn, strategies, v.name, g)

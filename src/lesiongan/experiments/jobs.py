@@ -147,7 +147,8 @@ class Job:
     task: Any  # a Task
     after: tuple[str, ...] = ()  # keys of jobs that must have finished first
     # may run in a worker process with one torch thread beside other such jobs (classifier
-    # cells); the others run one at a time with every core (GAN training, sampling, audits)
+    # cells, an imbalance experiment's realism audits); the others run one at a time with every
+    # core (GAN training, sampling, features)
     parallel: bool = False
 
 

@@ -2,9 +2,10 @@
 
 Planning and running alternate: plan (which jobs exist, which are finished), run the next
 step, plan again, until every job is finished and nothing is deferred; then aggregate with the
-plan's ``finish``. A step is either one serial job (GAN training, sampling, an audit: in this
-process, every core, with a progress display) or every ready parallel job (classifier cells:
-``workers`` processes with one torch thread each; two threads per process thrash a shared CPU).
+plan's ``finish``. A step is either one serial job (GAN training, sampling, features: in this
+process, every core, with a progress display) or every ready parallel job (classifier cells and
+realism audits: ``workers`` processes with one torch thread each; two threads per process
+thrash a shared CPU).
 The stage owner decides each job's state, so a re-run skips finished jobs and resumes
 interrupted ones, exactly as the SLURM launcher does.
 """

@@ -86,6 +86,8 @@ def build_demo_plan(root: Path, quick: bool = False) -> DemoPlan:
             "classify.epochs": 10,
             "audit_size": 32,
             "audit_set.fid_bootstrap": 0,  # FID without its interval
+            "audit_set.ms_ssim_pairs": 50,
+            "audit_set.kid_subsets": 20,
             "bootstrap": 200,
             # at most 16 per class (each selected variant draws 1/keep times as many)
             "sample.per_class": {"melanoma": 16, "seborrheic_keratosis": 16},
