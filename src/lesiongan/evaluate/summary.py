@@ -141,7 +141,7 @@ def load_eye_check(path: Path) -> list[dict[str, str]]:
 
 
 def _eye_cells(rows: list[dict[str, str]]) -> list[str]:
-    """Per structure: ``k / n`` flagged synthetic images a person saw it in (n/a: none looked at)."""
+    """Per structure: ``k / n`` flagged synthetic images a person saw it in (n/a: none seen)."""
     out = []
     for s in STRUCTURES:
         seen = [r["present"] == "1" for r in rows if r["structure"] == s]
