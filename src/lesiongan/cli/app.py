@@ -6,6 +6,8 @@ import errno
 import inspect
 import logging
 import os
+import signal
+import threading
 
 import typer
 
@@ -103,12 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     Usage errors, ``--help`` and Ctrl-C are handled by typer/click as usual (exit 2, 0, 1);
     LesionganError becomes one line on stderr with its exit code, and so does an OSError that
     the environment causes (permission denied, read-only or full disk, a file in the way).
+    SIGTERM (``kill``, a batch system's time limit) is handled as Ctrl-C is: the stages stop
+    their worker processes and keep what finished; exit 143.
     """
+    terminated = threading.Event()
+    before = _on_sigterm(terminated)
     try:
         app(args=argv, prog_name="lesiongan")
     except SystemExit as exc:
         if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130
             _interrupted()
+            return 143 if terminated.is_set() else 130
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except ProblemsFound as exc:
         print_problems(exc.problems)
@@ -119,13 +126,30 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         _interrupted()
-        return 130
+        return 143 if terminated.is_set() else 130
     except OSError as exc:
         if exc.errno not in _ENVIRONMENT_ERRNOS:
             raise  # anything else is a bug and keeps its traceback
         err.print(f"lesiongan: error: {_describe_os_error(exc)}", markup=False)
         return 1
+    finally:
+        if before is not None:
+            signal.signal(signal.SIGTERM, before)
     return 0
+
+
+def _on_sigterm(terminated: threading.Event) -> signal.Handlers | None:
+    """Turn SIGTERM into KeyboardInterrupt in this (main) thread, so that every stage's Ctrl-C
+    path runs: a process pool stops its workers instead of leaving them orphaned, locks are
+    released, finished outputs stay. Returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: object) -> None:
+        terminated.set()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)  # type: ignore[return-value]
 
 
 # The machine's fault, not the program's: a read-only, full or missing location, a file where
