@@ -26,6 +26,14 @@ def test_the_report_opens_with_the_verdict_then_table_grids_audit(
 ) -> None:
     results = make_results()
     results["dataset"]["path"] = str(tiny_dataset)
+    for paired in results["paired_vs_reference"].values():  # the primary endpoints too
+        for k in ("melanoma_auc", "keratosis_auc", "macro_auc"):
+            paired[k] = {
+                **paired["balanced_accuracy"],
+                "diff": -0.01,
+                "ci_low": -0.04,
+                "ci_high": 0.02,
+            }
     out = write_experiment(tmp_path / "exp", results)
     for i, v in enumerate(VARIANTS):
         counts = {"melanoma": 3, "seborrheic_keratosis": 3, "nevus": 3}
@@ -56,6 +64,10 @@ def test_the_report_opens_with_the_verdict_then_table_grids_audit(
     assert body.index('<section id="verdict">') < first_h2 + 1 < body.index("<table")
     assert body.index('id="verdict"') < body.index("<img")
     assert body.index('id="results-table"') < body.index('id="samples"')
+    # the primary endpoints' forest plot right after the reference table, before the grids
+    assert body.index('id="reference-table"') < body.index('id="primary"')
+    assert body.index('id="primary"') < body.index('id="samples"')
+    assert (out / "figures" / "primary.png").is_file()
     # one grid per synthetic set, each with real images beside that set's
     for v in VARIANTS:
         assert f'alt="real and synthetic ({v}) samples per class"' in body

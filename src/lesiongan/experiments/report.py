@@ -162,6 +162,13 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
     vs_reference = r.get("paired_vs_reference") if reference != r["baseline"] else None
     if vs_reference:
         figs["paired_reference"] = figures.paired_plot(vs_reference, paired_keys, reference)
+    # the primary, threshold-free endpoints: AUC differences from the reference (or from
+    # `none` when it is the reference), a forest plot beside the verdict
+    against = vs_reference or r["paired"]
+    first = next(iter(against.values()), {}) if against else {}
+    primary = [k for k in ("melanoma_auc", "keratosis_auc", "macro_auc") if k in first]
+    if primary:
+        figs["primary"] = figures.paired_plot(against, primary, reference or r["baseline"])
     return {
         "table": table,
         "table_keys": [k for k in TABLE_KEYS if k in summary[strategies[0]]],
