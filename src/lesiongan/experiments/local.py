@@ -100,12 +100,16 @@ def _run_parallel(jobs: list[Job], workers: int, finished: Callable[[str, float]
 
 
 def _in_worker(task: Any) -> float:
-    """A job in a worker process: one torch thread, no nested process pool for image loading."""
+    """A job in a worker process: one torch thread and one BLAS thread (an audit's numpy
+    products would otherwise take every core beside the other workers), no nested process pool
+    for image loading."""
     import torch
+    from threadpoolctl import threadpool_limits  # installed with scikit-learn
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    task(workers=1)
+    with threadpool_limits(limits=1):
+        task(workers=1)
     return time.perf_counter() - t0
 
 
