@@ -183,7 +183,8 @@ def render_imbalance_headline(results: dict[str, Any]) -> str:
     equivalent = sum(
         1 for c in calls.values() if (c.get("macro_auc") or {}).get("call") == "equivalent"
     )
-    return head + f"; {equivalent} of {n} are equivalent to it on macro AUC within the margin."
+    verb = "is" if equivalent == 1 else "are"
+    return head + f"; {equivalent} of {n} {verb} equivalent to it on macro AUC within the margin."
 
 
 def render_scarcity_headline(results: dict[str, Any]) -> str:
