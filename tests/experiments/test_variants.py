@@ -130,19 +130,18 @@ def test_finetune_cells_are_chosen_on_validation_after_the_others(
     """``finetune: {cells: [reference, best-synthetic]}``: once every other cell has finished,
     the reference real-only strategy and the synthetic cell with the best validation macro AUC
     run again with the finetune settings (``ft-`` runs), compared with the fine-tuned reference."""
-    cfg = _cfg(
-        tiny_dataset,
-        variants=[{"name": "all"}],
-        cas=False,
-        audit=False,
-        finetune={
-            "cells": ["reference", "best-synthetic"],
-            "seeds": [0],
-            "classify": {"epochs": 2},
-        },
-    )
+    plain = _cfg(tiny_dataset, variants=[{"name": "all"}], cas=False, audit=False)
+    finetune = {"cells": ["reference", "best-synthetic"], "seeds": [0], "classify": {"epochs": 2}}
+    cfg = _cfg(tiny_dataset, variants=[{"name": "all"}], cas=False, audit=False, finetune=finetune)
     out = tmp_path / "exp"
+    run_imbalance(plain, out)  # first without the block: a finished experiment takes it later
+    done = {p: p.stat().st_mtime_ns for p in (out / "runs").rglob("metrics.json")}
     results = run_imbalance(cfg, out)
+    assert all(p.stat().st_mtime_ns == t for p, t in done.items())  # the other cells reused
+    assert yaml.safe_load((out / "config.yaml").read_text())["finetune"]["cells"] == [
+        "reference",
+        "best-synthetic",
+    ]
     val = results["validation"]
     ref, best = results["reference"], "synthetic-balance@all"  # the only synthetic cell
     assert results["finetune_chosen"] == {"reference": ref, "best-synthetic": best}

@@ -67,6 +67,7 @@ def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = Fal
     k = get_kind(kind)
     stage = _begin(out, cfg, k, force)
     if not stage.is_new:
+        stage.continued()  # a finetune block added after the other cells ran: recorded
         stage.status("running")
         return
     with stage.write() as tmp:  # --force replaces it once complete
@@ -75,7 +76,11 @@ def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = Fal
 
 
 def _begin(out: Path, cfg: ExperimentBase, kind: ExperimentKind, force: bool) -> StageRun:
-    """The experiment directory's stage: continued whatever its state (``resume=None``)."""
+    """The experiment directory's stage: continued whatever its state (``resume=None``).
+
+    ``launcher`` may change between runs, and so may ``finetune``: its cells are chosen from the
+    finished ones, so a finished experiment can take the block later and runs only those cells
+    (a finetune cell whose own settings then change is refused by its own stage)."""
     inputs = [Path(cfg.dataset), *kind.inputs(cfg)]
     return begin_stage(
         out,
@@ -85,7 +90,7 @@ def _begin(out: Path, cfg: ExperimentBase, kind: ExperimentKind, force: bool) ->
         force=force,
         resumable=True,
         resume=None,
-        may_change=("launcher",),
+        may_change=("launcher", "finetune"),
     )
 
 
