@@ -149,23 +149,31 @@ def _eye_cells(rows: list[dict[str, str]]) -> list[str]:
     return out
 
 
+def eye_check_of(folder: Path) -> list[dict[str, str]] | None:
+    """The folder's ``eye_check.csv``, when it has one."""
+    path = Path(folder) / EYE_CHECK
+    return load_eye_check(path) if path.is_file() else None
+
+
+# (audit, title, render(runs, folder)): the structures table reads the folder's eye check too
 SECTIONS = (
-    ("realism", "FID with its real-vs-real floor at the same n", render_fid),
-    ("memorization", "C_T per class (Meehan et al. 2020)", render_ct),
-    ("structures", "Fine structures (share of images)", render_prevalence),
+    ("realism", "FID with its real-vs-real floor at the same n", lambda r, f: render_fid(r)),
+    ("memorization", "C_T per class (Meehan et al. 2020)", lambda r, f: render_ct(r)),
+    (
+        "structures",
+        "Fine structures (share of images)",
+        lambda r, f: render_prevalence(r, eye_check_of(f)),
+    ),
 )
 
 
 def render_audit_folder(folder: Path) -> str:
     audits = load_audits(folder)
     parts = []
-    eye_path = Path(folder) / EYE_CHECK
-    eye = load_eye_check(eye_path) if eye_path.is_file() else None
     for audit, title, render in SECTIONS:
         runs = _having(audits, audit)
         if runs:
-            table = render_prevalence(runs, eye) if audit == "structures" else render(runs)
-            parts.append(f"{title}:\n\n{table}")
+            parts.append(f"{title}:\n\n{render(runs, folder)}")
     ids = sorted({m["features_id"] for a in audits.values() for m in a.values()})
     parts.append("Features: " + ", ".join(f"`{i}`" for i in ids) + ".")
     return "\n\n".join(parts)

@@ -27,6 +27,7 @@ from lesiongan.evaluate import metrics as registry
 from lesiongan.evaluate.structures import STRUCTURES
 from lesiongan.experiments import figures, verdict_calls
 from lesiongan.experiments.aggregate import read_test_predictions
+from lesiongan.experiments.stats import PRIMARY
 from lesiongan.experiments.verdict import render_verdict_sentence
 from lesiongan.utils.outdir import write_text_atomic
 
@@ -166,7 +167,7 @@ def _imbalance(exp_dir: Path, r: dict[str, Any], figs: dict[str, bytes | None]) 
     # `none` when it is the reference), a forest plot beside the verdict
     against = vs_reference or r["paired"]
     first = next(iter(against.values()), {}) if against else {}
-    primary = [k for k in ("melanoma_auc", "keratosis_auc", "macro_auc") if k in first]
+    primary = [k for k in PRIMARY if k in first]
     if primary:
         figs["primary"] = figures.paired_plot(against, primary, reference or r["baseline"])
     return {
@@ -278,7 +279,7 @@ def _samples(exp_dir: Path, r: dict[str, Any], classes: list[str], n: int = 8) -
 def _scarcity(r: dict[str, Any], figs: dict[str, bytes | None]) -> dict[str, Any]:
     keys = ["balanced_accuracy"] + [f"sensitivity_{c}" for c in r["classes"] if c == "melanoma"]
     if r.get("per_fraction"):  # threshold-free endpoints first (the verdict's primary ones)
-        keys = [k for k in ("melanoma_auc", "keratosis_auc", "macro_auc") if k in r["curve"][0]]
+        keys = [k for k in PRIMARY if k in r["curve"][0]]
         keys.append("balanced_accuracy")
         figs["scarcity_delta"] = figures.delta_vs_fraction(r["per_fraction"], keys[:3])
     figs["scarcity"] = figures.scarcity_plot(r["curve"], keys)
