@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "classify"))
 from clf_helpers import make_synthetic_dir
@@ -91,6 +92,44 @@ def test_rerun_skips_finished_cells_and_resumes_interrupted_ones(
     changed = _cfg(tiny_dataset, synthetic, strategies=["none"], seeds=[0])
     with pytest.raises(OutputExistsError, match="other settings"):
         run_imbalance(changed, out)
+
+
+def test_a_finished_experiment_grows_seeds_and_strategies(
+    tiny_dataset: Path, synthetic: Path, tmp_path: Path
+) -> None:
+    """More seeds or strategies on a finished experiment: only the new cells run, every table is
+    computed over all of them, and config.yaml records the grown lists; a list that loses an
+    entry is still refused (its cells would linger unreported)."""
+    out = tmp_path / "exp"
+    run_imbalance(_cfg(tiny_dataset, synthetic, strategies=["none"], seeds=[0]), out)
+    grown = _cfg(tiny_dataset, synthetic, strategies=["none", "oversample"], seeds=[0, 1])
+    events: list[tuple] = []
+    results = run_imbalance(grown, out, on_cell=lambda *a: events.append(a))
+    assert sorted((e[0], e[1]) for e in events) == [
+        ("none/seed-0", "reused"),
+        ("none/seed-1", "trained"),
+        ("oversample/seed-0", "trained"),
+        ("oversample/seed-1", "trained"),
+    ]
+    assert results["summary"]["oversample"]["balanced_accuracy"]["n"] == 2
+    assert len(results["summary"]["none"]["balanced_accuracy"]["values"]) == 2
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["seeds"] == [0, 1] and saved["strategies"] == ["none", "oversample"]
+    with pytest.raises(OutputExistsError, match="seeds"):
+        run_imbalance(
+            _cfg(tiny_dataset, synthetic, strategies=["none", "oversample"], seeds=[1]), out
+        )
+
+
+def test_what_counts_as_grown() -> None:
+    from lesiongan.experiments.kinds import grown_keys
+
+    old = {"seeds": [0, 1], "fractions": [0.1], "gan_runs": {"0.1": ["a"]}, "strategies": ["x"]}
+    new = {"seeds": [1, 0, 2], "fractions": [0.1], "gan_runs": {"0.1": ["a"], "0.5": ["b"]}}
+    assert grown_keys(old, {**new, "strategies": ["x"]}) == ["seeds", "gan_runs"]
+    assert grown_keys(old, {**new, "strategies": ["y"]}) == ["seeds", "gan_runs"]  # y: refused
+    assert grown_keys(old, {**old, "gan_runs": {"0.1": ["b"], "0.5": ["c"]}}) == []  # changed
+    assert grown_keys(old, {**old, "seeds": [0]}) == []  # shrunk
 
 
 def test_config_errors_are_clear(tmp_path: Path) -> None:

@@ -29,7 +29,13 @@ from lesiongan.experiments.jobs import Plan
 from lesiongan.experiments.local import JobFn, run_plan
 from lesiongan.experiments.scarcity import plan_scarcity
 from lesiongan.experiments.stages import StageFn, no_progress
-from lesiongan.utils.stage import StageRun, begin_stage, locked_stage, write_status
+from lesiongan.utils.stage import (
+    StageRun,
+    begin_stage,
+    locked_stage,
+    read_saved_config,
+    write_status,
+)
 
 
 @dataclass(frozen=True)
@@ -75,13 +81,37 @@ def open_experiment(out: Path, cfg: ExperimentBase, kind: str, force: bool = Fal
         write_status(tmp, "running")
 
 
+# lists (and the scarcity's fraction -> runs map) an experiment may grow: every cell of the old
+# entries is still planned, and reused
+GROWABLE = ("seeds", "strategies", "variants", "fractions", "generators", "gan_runs")
+
+
+def _holds(new: Any, old: Any) -> bool:
+    if isinstance(old, list) and isinstance(new, list):
+        return all(x in new for x in old)
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(k in new and new[k] == v for k, v in old.items())
+    return False
+
+
+def grown_keys(saved: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The :data:`GROWABLE` entries of ``new`` that hold every entry of ``saved``'s and more (a
+    list that lost an entry, or changed one, is not grown: the stage refuses it)."""
+    return [k for k in GROWABLE if saved.get(k) != new.get(k) and _holds(new.get(k), saved.get(k))]
+
+
 def _begin(out: Path, cfg: ExperimentBase, kind: ExperimentKind, force: bool) -> StageRun:
     """The experiment directory's stage: continued whatever its state (``resume=None``).
 
     ``launcher`` may change between runs, and so may ``finetune``: its cells are chosen from the
     finished ones, so a finished experiment can take the block later and runs only those cells
-    (a finetune cell whose own settings then change is refused by its own stage)."""
+    (a finetune cell whose own settings then change is refused by its own stage). The lists of
+    :data:`GROWABLE` may grow (more seeds, strategies, variants, fractions or generators): the
+    new cells run, the others are reused, and every table is computed again over all of them.
+    A list that loses an entry is refused (its cells would linger, unreported)."""
     inputs = [Path(cfg.dataset), *kind.inputs(cfg)]
+    saved = read_saved_config(out, kind.config) if not force else None
+    grown = grown_keys(saved.model_dump(mode="json") if saved else {}, cfg.model_dump(mode="json"))
     return begin_stage(
         out,
         cfg,
@@ -90,7 +120,7 @@ def _begin(out: Path, cfg: ExperimentBase, kind: ExperimentKind, force: bool) ->
         force=force,
         resumable=True,
         resume=None,
-        may_change=("launcher", "finetune"),
+        may_change=("launcher", "finetune", *grown),
     )
 
 
