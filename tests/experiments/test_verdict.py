@@ -202,3 +202,37 @@ def test_the_headlines_say_where_synthetic_images_helped_or_that_they_never_did(
     assert "worse at 10 % on melanoma AUC (-0.010 [-0.030, +0.010])" in render_scarcity_headline(
         {"per_fraction": per, "calls": calls}
     )
+
+
+def test_the_finetune_sentence_gives_each_endpoint_its_difference_and_call() -> None:
+    from lesiongan.experiments.verdict_calls import render_finetune_sentence
+
+    keys = ("melanoma_auc", "keratosis_auc", "macro_auc", "balanced_accuracy")
+    mean = {"mean": 0.8, "ci_low": 0.79, "ci_high": 0.81, "n": 5}
+    results = {
+        "reference": "class-weight",
+        "summary": {
+            "class-weight": {"macro_auc": {**mean, "mean": 0.78}},
+            "ft-class-weight": {"macro_auc": mean},
+        },
+        "finetune": {
+            "reference": "ft-class-weight",
+            "paired_vs_reference": {"ft-a@u": {k: _d(0.01, -0.01, 0.03) for k in keys}},
+            "calls": {
+                "ft-a@u": {
+                    **{k: _call("inconclusive") for k in keys},
+                    "balanced_accuracy": _call("worse"),
+                }
+            },
+        },
+    }
+    results["finetune"]["paired_vs_reference"]["ft-a@u"]["balanced_accuracy"] = _d(
+        -0.1, -0.14, -0.07
+    )
+    text = render_finetune_sentence(results)
+    assert text.startswith(
+        "Fine-tuned end to end (5 classifier seeds): `ft-a@u` against `ft-class-weight`"
+    )
+    assert "macro AUC +0.010 [-0.010, +0.030] (inconclusive)" in text
+    assert "balanced accuracy -0.100 [-0.140, -0.070] (worse)" in text
+    assert "macro AUC 0.800 [0.790, 0.810], the cached `class-weight` 0.780" in text

@@ -77,6 +77,8 @@ def render_imbalance_calls(results: dict[str, Any]) -> str:
         table += f" (chosen on validation: {how}):\n\n" if how else ":\n\n"
         table += markdown(header, rows)
     headline = render_imbalance_headline(results)
+    if ft:
+        headline += " " + render_finetune_sentence(results)
     return table + "\n\n" + headline + "\n\n" + render_imbalance_sentence(results)
 
 
@@ -185,6 +187,29 @@ def render_imbalance_headline(results: dict[str, Any]) -> str:
     )
     verb = "is" if equivalent == 1 else "are"
     return head + f"; {equivalent} of {n} {verb} equivalent to it on macro AUC within the margin."
+
+
+def render_finetune_sentence(results: dict[str, Any]) -> str:
+    """The fine-tuned cells in words: each against the fine-tuned reference on every endpoint
+    (difference, interval, call after Holm over the fine-tuned family), and the fine-tuned
+    reference beside the cached one on macro AUC."""
+    ft, summary = results["finetune"], results["summary"]
+    ref, ft_ref = results["reference"], ft["reference"]
+    seeds = summary[ft_ref]["macro_auc"]["n"]
+    parts = []
+    for cell, d in ft["paired_vs_reference"].items():
+        calls = ft["calls"].get(cell, {})
+        per = [
+            f"{label} {difference(d.get(key))} ({calls.get(key, {}).get('call', DASH)})"
+            for key, label in ENDPOINTS
+        ]
+        parts.append(f"`{cell}` against `{ft_ref}`: " + ", ".join(per))
+    return (
+        f"Fine-tuned end to end ({seeds} classifier seeds): "
+        + "; ".join(parts)
+        + f". The fine-tuned reference reaches macro AUC {interval(summary[ft_ref]['macro_auc'])}"
+        f", the cached `{ref}` {interval(summary[ref]['macro_auc'])}."
+    )
 
 
 def render_scarcity_headline(results: dict[str, Any]) -> str:
