@@ -236,3 +236,7 @@ def test_the_finetune_sentence_gives_each_endpoint_its_difference_and_call() -> 
     assert "macro AUC +0.010 [-0.010, +0.030] (inconclusive)" in text
     assert "balanced accuracy -0.100 [-0.140, -0.070] (worse)" in text
     assert "macro AUC 0.800 [0.790, 0.810], the cached `class-weight` 0.780" in text
+    from lesiongan.experiments.report import verdict_html
+
+    html = verdict_html({**results, "calls": {}, "statistics": {}})  # the report says it too
+    assert "<code>ft-a@u</code> against <code>ft-class-weight</code>" in html

@@ -188,6 +188,8 @@ def verdict_html(r: dict[str, Any]) -> Markup:
     ``- `` list lines (results aggregated with calls give a line per endpoint)."""
     if r.get("calls") is not None:
         text = verdict_calls.render_imbalance_sentence(r)
+        if r.get("finetune"):  # the fine-tuned cells, a family of their own
+            text += "\n" + verdict_calls.render_finetune_sentence(r)
     else:
         text = render_verdict_sentence(r)
     paras, items = [], []
