@@ -114,13 +114,16 @@ def imbalance(
     wait: bool = typer.Option(False, "--wait", help=WAIT_HELP),
     wait_timeout: float | None = typer.Option(None, "--wait-timeout", min=0, help=TIMEOUT_HELP),
 ) -> None:
-    """The poster's experiment: does adding GAN samples raise minority-class sensitivity?
+    """Class imbalance: does adding GAN images beat the best real-only rebalancing?
 
-    Trains the class-conditional GAN on the train split (or reuses gan.run), samples synthetic
-    images that balance the classes, trains a classifier for every strategy x seed, and reports
-    the mean and 95 % interval over seeds plus the paired difference from 'none' (same seeds,
-    same test images, paired bootstrap). Finished runs are skipped when re-run; interrupted ones
-    resume. Writes results.json, results.csv and report.html.
+    Trains the class-conditional GAN on the train split (or reuses gan.run / gan.runs), samples
+    synthetic sets (variants: unselected or selected), trains a classifier for every strategy x
+    seed, and compares each cell with the reference real-only strategy chosen on validation:
+    mean and 95 % interval over seeds, paired differences on the same seeds and test images,
+    equivalence (TOST) and Holm on the AUC endpoints. Finished runs are skipped when re-run,
+    interrupted ones resume, and a finished experiment may grow (more seeds, strategies,
+    variants, or a finetune: block): only the new cells run. Writes results.json, results.csv
+    and report.html.
 
         lesiongan experiment imbalance configs/experiment-demo.yaml --out exp --set dataset=ds
     """
