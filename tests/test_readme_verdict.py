@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from doc_pages import ROOT, blocks_in_pages, marked_blocks, without_code_blocks
+from lesiongan.experiments.coverage import COVERAGE, render_coverage_markdown
+from lesiongan.experiments.stats import PRIMARY
 from lesiongan.experiments.verdict import render_verdict_headline, render_verdict_markdown
 
 
@@ -57,6 +59,16 @@ def check_verdicts(root: Path) -> tuple[int, list[str]]:
             wrong.append(
                 f"{where} differs from its results.json; regenerate it with "
                 "lesiongan.experiments.verdict.render_verdict_headline"
+            )
+    for page, name, text in blocks_in_pages("coverage", root):  # lesiongan report --coverage
+        path = root / "docs" / "results" / name / COVERAGE
+        where = f"{page.relative_to(root)}'s coverage:{name} block"
+        if not path.is_file():
+            wrong.append(f"{where} has no {path.relative_to(root)}")
+        elif text != render_coverage_markdown(json.loads(path.read_text(encoding="utf-8"))):
+            wrong.append(
+                f"{where} differs from its {COVERAGE}; regenerate it with "
+                "python scripts/render_result_blocks.py"
             )
     blocks = blocks + headlines
     quoted = {name for _, name, _ in blocks}
@@ -169,3 +181,52 @@ def test_the_committed_isic_verdict_holds_what_the_issue_asks() -> None:
     assert set(r["paired_vs_reference"]) == set(r["strategies"]) - {ref}
     for key, run in r["runs"].items():
         assert run["metrics"]["seed"] == run["seed"] and key.endswith(f"seed-{run['seed']}")
+
+
+def _study() -> dict:
+    cov = {"coverage": 0.93, "mc_se": 0.018, "n": 200}
+    return {
+        "design": {"n_generators": 2, "n_seeds": 5, "n_test_images": 800},
+        "observed_ratio": {"a": 0.5, "b": 1.5},
+        "n_sims": 200,
+        "scenarios": [
+            {
+                "name": "median over the cells",
+                "target_ratio": 1.0,
+                "simulated_ratio": 1.1,
+                "coverage": {k: {"bootstrap": cov, "t": cov} for k in PRIMARY},
+            }
+        ],
+    }
+
+
+def test_a_stale_or_missing_coverage_block_is_caught(tmp_path: Path) -> None:
+    """The coverage table in the docs is coverage.json, rendered (issue 22: no hand-typed
+    numbers); a coverage block without its file is named."""
+    (tmp_path / "docs" / "results" / "isic").mkdir(parents=True)
+    (tmp_path / "docs" / "results" / "isic" / COVERAGE).write_text(json.dumps(_study()))
+    text = render_coverage_markdown(_study())
+    assert "| 1.00, median over the cells (simulated 1.10) | 0.930 |" in text
+    assert "ratios run from 0.50 to 1.50" in text and "Monte Carlo SE ≤ 0.018" in text
+    page = tmp_path / "docs" / "verdict.md"
+    page.write_text(f"<!-- coverage:isic -->\n{text}\n<!-- /coverage:isic -->\n")
+    assert check_verdicts(tmp_path) == (0, [])
+    page.write_text(
+        f"<!-- coverage:isic -->\n{text.replace('0.930', '0.950', 1)}\n<!-- /coverage:isic -->\n"
+    )
+    assert check_verdicts(tmp_path)[1][0].startswith(
+        "docs/verdict.md's coverage:isic block differs"
+    )
+    page.write_text("<!-- coverage:gone -->\nx\n<!-- /coverage:gone -->\n")
+    assert check_verdicts(tmp_path)[1] == [
+        "docs/verdict.md's coverage:gone block has no docs/results/gone/coverage.json"
+    ]
+
+
+def test_the_committed_verdict_states_its_coverage() -> None:
+    """Issue 22: the interval's coverage at the verdict's design, checked by simulation, is
+    committed beside the verdict and quoted in the docs."""
+    path = ROOT / "docs" / "results" / "isic2017-verdict" / COVERAGE
+    study = json.loads(path.read_text(encoding="utf-8"))
+    assert study["n_sims"] >= 200 and study["design"]["n_seeds"] >= 5
+    assert "isic2017-verdict" in {name for _, name, _ in blocks_in_pages("coverage")}

@@ -114,3 +114,101 @@ def test_holm_against_a_hand_computed_family() -> None:
         "c": pytest.approx(0.04),
         "d": None,
     }
+
+
+def _argmax_run(y: np.ndarray, pred: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    probs = np.full((y.size, 3), 0.1)
+    probs[np.arange(y.size), pred] = 0.8
+    return [f"id{i}" for i in range(y.size)], y, probs
+
+
+def _noisy(rng: np.random.Generator, y: np.ndarray, hit_rate: float) -> np.ndarray:
+    """Predictions right with probability ``hit_rate``, else the majority class 2."""
+    return np.where(rng.random(y.size) < hit_rate, y, 2)
+
+
+def test_one_lucky_seed_is_not_a_verdict() -> None:
+    """5 seeds: the strategy predicts exactly as the reference on 4 and far better on 1. The
+    test images alone would make that certain; with the seeds resampled it is not."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], [100, 100, 200])
+    base = [_noisy(rng, y, 0.5) for _ in range(5)]
+    other = [*base[:4], _noisy(rng, y, 0.95)]
+    d = hierarchical_differences(
+        {s: _argmax_run(y, p) for s, p in enumerate(base)},
+        {("", s): _argmax_run(y, p) for s, p in enumerate(other)},
+        CLASSES,
+        n_boot=2000,
+        seed=3,
+    )["sensitivity_melanoma"]
+    lucky = (other[4][y == 0] == 0).mean() - (base[4][y == 0] == 0).mean()
+    assert lucky > 0.3 and d["diff"] == pytest.approx(lucky / 5)
+    assert d["ci_low"] <= 0  # seeds and images: not significant
+    # the resamples without the lucky seed have a difference of exactly 0: (4/5)^5 of them
+    assert d["p_not_better"] == pytest.approx(0.8**5, abs=0.03)
+    # Student t over the per-seed differences [0, 0, 0, 0, x]: sd = x / sqrt(5)
+    half = 2.7764451051977987 * (lucky / np.sqrt(5)) / np.sqrt(5)
+    assert d["t_ci_low"] == pytest.approx(lucky / 5 - half)
+    assert d["t_ci_high"] == pytest.approx(lucky / 5 + half)
+    assert d["n_seeds"] == 5 and d["seeds"] == [0, 1, 2, 3, 4]
+
+
+def test_the_hierarchical_bootstrap_matches_a_plain_loop() -> None:
+    """The vectorized resamples equal the definition, written as a loop with the same draws:
+    test images, then classifier seeds, then generators, each with replacement."""
+    rng = np.random.default_rng(2)
+    y = np.repeat([0, 1, 2], [6, 5, 9])
+    n_boot, n, n_seeds, n_gens = 60, y.size, 3, 2
+    base = [_noisy(rng, y, 0.4) for _ in range(n_seeds)]
+    other = [[_noisy(rng, y, 0.7) for _ in range(n_seeds)] for _ in range(n_gens)]
+    d = hierarchical_differences(
+        {s: _argmax_run(y, base[s]) for s in range(n_seeds)},
+        {(f"g{g}", s): _argmax_run(y, other[g][s]) for g in range(n_gens) for s in range(n_seeds)},
+        CLASSES,
+        n_boot=n_boot,
+        seed=7,
+    )["balanced_accuracy"]
+
+    def ba(yy: np.ndarray, pp: np.ndarray) -> float:
+        return float(np.mean([(pp[yy == c] == c).mean() for c in range(3) if (yy == c).any()]))
+
+    draws = np.random.default_rng(7)
+    images = draws.integers(0, n, size=(n_boot, n))
+    seeds = draws.integers(0, n_seeds, size=(n_boot, n_seeds))
+    gens = draws.integers(0, n_gens, size=(n_boot, n_gens))
+    reps = []
+    for b in range(n_boot):
+        yy, im = y[images[b]], images[b]
+        reps.append(
+            np.mean(
+                [ba(yy, other[g][s][im]) - ba(yy, base[s][im]) for g in gens[b] for s in seeds[b]]
+            )
+        )
+    assert d["ci_low"] == pytest.approx(np.percentile(reps, 2.5))
+    assert d["ci_high"] == pytest.approx(np.percentile(reps, 97.5))
+    assert d["p_not_better"] == pytest.approx(np.mean(np.asarray(reps) <= 0))
+    point = [ba(y, other[g][s]) - ba(y, base[s]) for g in range(n_gens) for s in range(n_seeds)]
+    assert d["diff"] == pytest.approx(np.mean(point))
+
+
+def test_differences_are_reproducible_with_a_seed() -> None:
+    rng = np.random.default_rng(4)
+    y = np.repeat([0, 1, 2], [20, 20, 40])
+    ref = {s: _argmax_run(y, _noisy(rng, y, 0.5)) for s in range(3)}
+    other = {("", s): _argmax_run(y, _noisy(rng, y, 0.6)) for s in range(3)}
+    a = hierarchical_differences(ref, other, CLASSES, n_boot=300, seed=5)
+    assert a == hierarchical_differences(ref, other, CLASSES, n_boot=300, seed=5)
+    b = hierarchical_differences(ref, other, CLASSES, n_boot=300, seed=6)
+    assert a["balanced_accuracy"]["diff"] == b["balanced_accuracy"]["diff"]
+    assert a["balanced_accuracy"]["ci_low"] != b["balanced_accuracy"]["ci_low"]
+
+
+def test_a_class_absent_from_the_test_split_has_no_difference() -> None:
+    y = np.array([0, 0, 2, 2, 2])  # no keratosis
+    d = hierarchical_differences(
+        {0: _argmax_run(y, y)}, {("", 0): _argmax_run(y, np.full(5, 2))}, CLASSES, n_boot=100
+    )
+    assert d["sensitivity_seborrheic_keratosis"]["diff"] is None
+    assert d["keratosis_auc"]["diff"] is None
+    assert d["sensitivity_melanoma"]["diff"] == -1.0
+    assert d["sensitivity_melanoma"]["t_ci_low"] is None  # one seed: no t-interval

@@ -34,7 +34,19 @@ def report(
         help="DIR is an exported results directory: re-derive every summary, interval, call "
         "and CAS from its runs and predictions, and exit 1 if any differs from results.json.",
     ),
-    force: bool = typer.Option(False, "--force", help="With --export: replace DEST."),
+    coverage: bool = typer.Option(
+        False,
+        "--coverage",
+        help="DIR is an exported imbalance verdict: simulate null worlds with its design (its "
+        "generators, seeds, test labels and seed-to-image variance ratios) and write "
+        "DIR/coverage.json, the share of its 95 % intervals that contain the truth.",
+    ),
+    simulations: int = typer.Option(
+        200, "--simulations", min=10, help="With --coverage: simulated worlds per scenario."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="With --export: replace DEST; with --coverage: DIR/coverage.json."
+    ),
 ) -> None:
     """Rebuild DIR/report.html from DIR/results.json (and any audit or Turing results in DIR);
     for a generators experiment, DIR/results.md and DIR/figures.
@@ -52,6 +64,9 @@ def report(
             dest = export_results(exp_dir, export, force)
         out.print(f"exported to {dest}")
         return
+    if coverage:
+        _coverage(exp_dir, simulations, force)
+        return
     if check:
         from lesiongan.experiments.export import check as check_export
 
@@ -63,6 +78,27 @@ def report(
         return
     with _malformed_results(exp_dir):
         _report(exp_dir, markdown)
+
+
+def _coverage(exp_dir: Path, simulations: int, force: bool) -> None:
+    import json
+
+    from lesiongan.cli.console import progress_bar
+    from lesiongan.experiments.coverage import (
+        COVERAGE,
+        coverage_study,
+        render_coverage_markdown,
+    )
+    from lesiongan.utils.outdir import write_text_atomic
+
+    dest = exp_dir / COVERAGE
+    if dest.exists() and not force:
+        raise LesionganError(f"{dest}: already exists (use --force to replace it)")
+    with _malformed_results(exp_dir), progress_bar("simulated worlds", unit="world") as tick:
+        study = coverage_study(exp_dir, n_sims=simulations, progress=tick)
+    write_text_atomic(dest, json.dumps(study, indent=1) + "\n")
+    typer.echo(render_coverage_markdown(study))
+    out.print(f"wrote {dest}")
 
 
 @contextlib.contextmanager
