@@ -98,7 +98,7 @@ def test_few_seeds_and_a_large_run_effect_lose_bootstrap_coverage() -> None:
     assert calm["macro_auc"]["bootstrap"]["coverage"] >= 0.85
     wild = coverage_of(_world(0.6, n_gen=1, n_seeds=3), CLASSES, n_sims=40, n_boot=300, seed=0)
     boot, t = wild["macro_auc"]["bootstrap"]["coverage"], wild["macro_auc"]["t"]["coverage"]
-    assert boot <= 0.85 < t
+    assert boot <= 0.8 and t >= boot + 0.2  # margins of several worlds each
     assert wild["macro_auc"]["bootstrap"]["n"] == 40
     assert 0 < wild["macro_auc"]["bootstrap"]["mc_se"] < 0.1
 

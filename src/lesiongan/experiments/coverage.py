@@ -25,6 +25,7 @@ design and at this ratio of variances, not what the real seeds' distribution is.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -237,8 +238,6 @@ def coverage_study(
 ) -> dict[str, Any]:
     """The study of the module doc for an exported imbalance verdict in ``root``;
     ``progress(done, total)`` counts the simulated worlds of every scenario."""
-    import json
-
     root = Path(root)
     results_path = root / "results.json"
     if not (root / "runs.json").is_file() or not results_path.is_file():
