@@ -84,6 +84,7 @@ def _coverage(exp_dir: Path, simulations: int, force: bool) -> None:
     import json
 
     from lesiongan.cli.console import progress_bar
+    from lesiongan.errors import OutputExistsError
     from lesiongan.experiments.coverage import (
         COVERAGE,
         coverage_study,
@@ -93,7 +94,7 @@ def _coverage(exp_dir: Path, simulations: int, force: bool) -> None:
 
     dest = exp_dir / COVERAGE
     if dest.exists() and not force:
-        raise LesionganError(f"{dest}: already exists (use --force to replace it)")
+        raise OutputExistsError(f"{dest}: already exists (use --force to replace it)")
     with _malformed_results(exp_dir), progress_bar("simulated worlds", unit="world") as tick:
         study = coverage_study(exp_dir, n_sims=simulations, progress=tick)
     write_text_atomic(dest, json.dumps(study, indent=1) + "\n")

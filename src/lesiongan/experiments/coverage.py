@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from lesiongan.errors import LesionganError
 from lesiongan.experiments.aggregate import Preds
@@ -46,12 +47,6 @@ from lesiongan.experiments.stats import (
 
 COVERAGE = "coverage.json"
 CALIBRATION_WORLDS = 24  # simulated worlds per evaluation of the seed-to-image ratio
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def seed_to_image_ratio(
@@ -110,7 +105,7 @@ class NullWorld:
 
         def run(shift: np.ndarray) -> Preds:
             noise = self.noise_sd * rng.standard_normal((n, c))
-            return ids, self.y, softmax(base + self.onehot * shift + noise)
+            return ids, self.y, softmax(base + self.onehot * shift + noise, axis=1)
 
         ref_sd = self.run_sd * np.sqrt(2.0)  # run + generator variance: equal expected AUCs
         reference = {s: run(ref_sd * rng.standard_normal(c)) for s in range(self.n_seeds)}
@@ -132,15 +127,11 @@ def calibrate_separation(
     onehot = np.eye(n_classes)[big]
     shared = rng.standard_normal(onehot.shape) + noise_sd * rng.standard_normal(onehot.shape)
     ones = np.ones((1, big.size))
+    names = [str(i) for i in range(n_classes)]
     sep = np.ones(n_classes)
     for _ in range(40):
-        probs = softmax(onehot * sep + shared)
-        aucs = np.array(
-            [
-                run_metric_rows(big, probs, ones, [str(i) for i in range(n_classes)])[f"auc_{i}"][0]
-                for i in range(n_classes)
-            ]
-        )
+        rows = run_metric_rows(big, softmax(onehot * sep + shared, axis=1), ones, names)
+        aucs = np.array([rows[f"auc_{i}"][0] for i in names])
         sep = np.clip(sep + 4.0 * (target_auc - aucs), 0.0, 10.0)
     return sep
 
@@ -266,12 +257,8 @@ def coverage_study(
     n_gen = max(len({g for g, _ in p}) for p in cells.values())
     n_seeds = len(ref)
     ones = np.ones((1, y.size))
-    target = np.array(
-        [
-            np.mean([run_metric_rows(y, p[2], ones, classes)[f"auc_{c}"][0] for p in ref.values()])
-            for c in classes
-        ]
-    )  # the reference's mean AUC per class
+    ref_rows = [run_metric_rows(y, p[2], ones, classes) for p in ref.values()]
+    target = np.array([np.mean([r[f"auc_{c}"][0] for r in ref_rows]) for c in classes])
     rho = _reference_correlation(ref)
     noise_sd = float(np.sqrt(1.0 / rho - 1.0))
     sep = calibrate_separation(y, len(classes), target, noise_sd, seed)
